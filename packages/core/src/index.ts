@@ -1,0 +1,30 @@
+export { type ClientOptions, createClient, type PemSource, requestTimeoutOf } from './client.js';
+export {
+  assertArgument,
+  CoordError,
+  type CoordErrorDetails,
+  type ErrorCode,
+  ErrorCodes,
+} from './errors.js';
+export { idempotent, writeOnce } from './internal/rpc.js';
+export { toCoordError } from './internal/etcd-errors.js';
+export { monotonicNow } from './internal/clock.js';
+export { MAX_NAME_LENGTH, prefixRangeEnd, validateName } from './keys.js';
+export { type RangeSnapshot, type RawRange, readPrefix, readRange } from './read.js';
+export { leaseIdToHex, toBigInt, toWire } from './revision.js';
+export { Session, type SessionOptions } from './session.js';
+export { type SnapshotAndWatch, snapshotThenWatch } from './snapshot.js';
+export { ops, type RangeOptions, rangeRequest } from './txn.js';
+export { raceSignal, type WaitOptions, type WaitScope, waitScope } from './wait-options.js';
+export {
+  type JoinOptions,
+  joinQueue,
+  leaveQueue,
+  type QueuedKey,
+  type QueueTicket,
+  waitForFewerAhead,
+  waitForPredecessors,
+  watchOwnKey,
+} from './waiting.js';
+export { type Watch, type WatchOptions, type WatchTarget, watch } from './watch.js';
+export { type KeyValue, toKeyValue, type WatchBatch, type WatchEvent } from './watch-event.js';

@@ -1,0 +1,278 @@
+import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
+import { CoordError, ErrorCodes } from '../errors.js';
+import { toBigInt, toWire } from '../revision.js';
+import { toKeyValue, type WatchBatch, type WatchEvent } from '../watch-event.js';
+import { backoffDelay } from './clock.js';
+import { toCoordError } from './etcd-errors.js';
+
+type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+
+/** What one watcher asks etcd for. */
+export interface WatchSpec {
+  readonly key: Buffer;
+  readonly rangeEnd?: Buffer;
+  /** First revision wanted; 0n means "from now". */
+  readonly startRevision: bigint;
+  readonly prevKv: boolean;
+  /** Names the watch in errors. */
+  readonly what: string;
+}
+
+/** Where a hub delivers a watcher's output. Called synchronously, in order. */
+export interface WatchSink {
+  /** etcd confirmed the watcher; events after `revision` will be delivered. */
+  created(revision: bigint): void;
+  batch(batch: WatchBatch): void;
+  /** The watcher ended for good (compaction, permission, client closed). */
+  failed(error: CoordError): void;
+}
+
+/** A watcher registered with a hub; it outlives streams and reconnects. */
+export class HubWatcher {
+  /** The next revision the consumer has not seen: resume point after any reconnect. */
+  nextRevision: bigint;
+  watchId: string | undefined;
+  createdOnce = false;
+  closed = false;
+
+  constructor(
+    readonly spec: WatchSpec,
+    readonly sink: WatchSink,
+  ) {
+    this.nextRevision = spec.startRevision;
+  }
+}
+
+/**
+ * Multiplexes every watcher of one client onto a single gRPC watch stream, and makes that stream
+ * survive reconnects: a watcher re-created on a new stream resumes from the revision after the last
+ * event it delivered (never from a response header, which during a catch-up is ahead of what was
+ * sent), and anything at or below the last delivered revision is dropped, so consumers see every
+ * revision once, in order (F3, F6, F10, F11).
+ */
+export class WatchHub {
+  readonly #client: Etcd3;
+  readonly #watchers = new Set<HubWatcher>();
+  readonly #byId = new Map<string, HubWatcher>();
+  /** Creates sent on the current stream, answered in order by etcd. */
+  #awaitingCreated: HubWatcher[] = [];
+  #stream: WatchStream | undefined;
+  #connecting = false;
+  #nextId = 1;
+  #attempt = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(client: Etcd3) {
+    this.#client = client;
+  }
+
+  add(spec: WatchSpec, sink: WatchSink): HubWatcher {
+    const watcher = new HubWatcher(spec, sink);
+    this.#watchers.add(watcher);
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    if (this.#stream) this.#sendCreate(this.#stream, watcher);
+    else void this.#connect();
+    return watcher;
+  }
+
+  remove(watcher: HubWatcher): void {
+    if (watcher.closed) return;
+    watcher.closed = true;
+    this.#watchers.delete(watcher);
+    if (watcher.watchId !== undefined) {
+      this.#byId.delete(watcher.watchId);
+      this.#write({ cancel_request: { watch_id: watcher.watchId } });
+    }
+    // A watcher still awaiting its created reply is cancelled when that reply arrives.
+    if (this.#watchers.size === 0) {
+      // Keep the stream briefly: lock handoffs open and close watches in quick succession.
+      this.#idleTimer = setTimeout(() => this.#closeIdleStream(), 2000);
+      this.#idleTimer.unref();
+    }
+  }
+
+  #closeIdleStream(): void {
+    if (this.#watchers.size > 0 || !this.#stream) return;
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#awaitingCreated = [];
+    this.#byId.clear();
+    stream.cancel();
+  }
+
+  #write(request: IWatchRequest): void {
+    try {
+      this.#stream?.write(request);
+    } catch {
+      // A broken stream reports itself through 'error'; the reconnect re-sends what matters.
+    }
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#connecting || this.#stream || this.#watchers.size === 0) return;
+    this.#connecting = true;
+    let stream: WatchStream;
+    try {
+      stream = await this.#client.watchClient.watch();
+    } catch (err) {
+      this.#connecting = false;
+      const error = toCoordError(err, 'watch: open stream', false);
+      if (error.code === ErrorCodes.CLOSED) return this.#failAll(error);
+      return this.#scheduleReconnect();
+    }
+    this.#connecting = false;
+    this.#stream = stream;
+    this.#awaitingCreated = [];
+    this.#byId.clear();
+    stream.on('data', (response) => this.#onResponse(stream, response));
+    stream.on('error', () => this.#onBroken(stream));
+    stream.on('end', () => this.#onBroken(stream));
+    for (const watcher of this.#watchers) this.#sendCreate(stream, watcher);
+  }
+
+  #sendCreate(stream: WatchStream, watcher: HubWatcher): void {
+    const id = String(this.#nextId++);
+    this.#awaitingCreated.push(watcher);
+    try {
+      stream.write({
+        create_request: {
+          key: watcher.spec.key,
+          ...(watcher.spec.rangeEnd ? { range_end: watcher.spec.rangeEnd } : {}),
+          start_revision: toWire(watcher.nextRevision),
+          prev_kv: watcher.spec.prevKv,
+          progress_notify: true,
+          watch_id: id,
+        },
+      });
+    } catch {
+      // Handled by the stream's 'error' event.
+    }
+  }
+
+  #onBroken(stream: WatchStream): void {
+    if (stream !== this.#stream) return;
+    this.#stream = undefined;
+    this.#awaitingCreated = [];
+    this.#byId.clear();
+    for (const watcher of this.#watchers) watcher.watchId = undefined;
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#watchers.size === 0) return;
+    setTimeout(() => void this.#connect(), backoffDelay(this.#attempt++, 25, 1000)).unref();
+  }
+
+  #failAll(error: CoordError): void {
+    for (const watcher of [...this.#watchers]) {
+      this.#watchers.delete(watcher);
+      watcher.closed = true;
+      watcher.sink.failed(error);
+    }
+  }
+
+  #onResponse(stream: WatchStream, response: IWatchResponse): void {
+    if (stream !== this.#stream) return;
+    this.#attempt = 0;
+    const id = String(response.watch_id);
+    const headerRevision = toBigInt(response.header?.revision);
+    if (response.created) {
+      const watcher = this.#awaitingCreated.shift();
+      if (!watcher) return;
+      if (watcher.closed) {
+        if (!response.canceled) this.#write({ cancel_request: { watch_id: id } });
+        return;
+      }
+      if (response.canceled) return this.#cancelled(watcher, response);
+      watcher.watchId = id;
+      this.#byId.set(id, watcher);
+      // A watch "from now" starts after the revision etcd reports at creation.
+      if (watcher.nextRevision === 0n) watcher.nextRevision = headerRevision + 1n;
+      if (!watcher.createdOnce) {
+        watcher.createdOnce = true;
+        watcher.sink.created(watcher.nextRevision - 1n);
+      }
+      // Events may share this response only in theory; fall through to deliver them.
+    }
+    const watcher = this.#byId.get(id);
+    if (!watcher || watcher.closed) return;
+    if (response.canceled) return this.#cancelled(watcher, response);
+    const events = response.events ?? [];
+    if (events.length === 0) {
+      // Progress notification: etcd 3.4 sends these only to synced watchers, so every event up to
+      // the header revision has been delivered and a resume may start after it.
+      if (!response.created && headerRevision >= watcher.nextRevision) watcher.nextRevision = headerRevision + 1n;
+      return;
+    }
+    this.#deliver(watcher, events);
+  }
+
+  #deliver(watcher: HubWatcher, events: IEvent[]): void {
+    let current: WatchEvent[] = [];
+    let currentRevision = -1n;
+    const flush = () => {
+      if (current.length === 0) return;
+      watcher.nextRevision = currentRevision + 1n;
+      watcher.sink.batch({ revision: currentRevision, events: current });
+      current = [];
+    };
+    for (const raw of events) {
+      const event = toWatchEvent(raw);
+      // Anything at or below what was delivered is a replay after a reconnect (F11): drop it.
+      if (event.revision < watcher.nextRevision) continue;
+      if (event.revision !== currentRevision) {
+        flush();
+        currentRevision = event.revision;
+      }
+      current.push(event);
+    }
+    flush();
+  }
+
+  #cancelled(watcher: HubWatcher, response: IWatchResponse): void {
+    const compactRevision = toBigInt(response.compact_revision);
+    this.#watchers.delete(watcher);
+    if (watcher.watchId !== undefined) this.#byId.delete(watcher.watchId);
+    watcher.closed = true;
+    const reason = response.cancel_reason || 'cancelled by etcd';
+    if (compactRevision > 0n) {
+      watcher.sink.failed(
+        new CoordError(
+          ErrorCodes.COMPACTED,
+          `${watcher.spec.what}: revision ${watcher.nextRevision} was compacted (oldest available ${compactRevision})`,
+          { compactRevision },
+        ),
+      );
+      return;
+    }
+    watcher.sink.failed(toCoordError(new Error(reason), watcher.spec.what, false));
+  }
+}
+
+function toWatchEvent(raw: IEvent): WatchEvent {
+  const kv = toKeyValue(raw.kv);
+  const isPut = raw.type === 'Put';
+  return {
+    type: isPut ? 'put' : 'delete',
+    key: kv.key,
+    value: isPut ? kv.value : undefined,
+    revision: kv.modRevision,
+    createRevision: kv.createRevision,
+    version: kv.version,
+    ...(kv.lease === undefined ? {} : { lease: kv.lease }),
+    ...(raw.prev_kv ? { prev: toKeyValue(raw.prev_kv) } : {}),
+  };
+}
+
+const hubs = new WeakMap<Etcd3, WatchHub>();
+
+/** The one watch hub (one watch stream) of a client. */
+export function hubOf(client: Etcd3): WatchHub {
+  let hub = hubs.get(client);
+  if (!hub) {
+    hub = new WatchHub(client);
+    hubs.set(client, hub);
+  }
+  return hub;
+}

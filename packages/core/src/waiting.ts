@@ -1,0 +1,281 @@
+import type { ITxnResponse } from 'etcd3';
+import { CoordError, ErrorCodes } from './errors.js';
+import { idempotent } from './internal/rpc.js';
+import { toBigInt } from './revision.js';
+import type { Session } from './session.js';
+import { ops } from './txn.js';
+import { raceSignal } from './wait-options.js';
+import { watch } from './watch.js';
+import { type KeyValue, toKeyValue } from './watch-event.js';
+
+/**
+ * The waiting engine every queue-shaped primitive (mutex, semaphore, rwlock, election) drives,
+ * after etcd's Go concurrency package: a waiter's key is created under the session lease, its
+ * create revision is its place in line, and it waits only for the key just ahead of it.
+ */
+
+/** A key ahead in line. */
+export interface QueuedKey {
+  readonly key: string;
+  readonly createRevision: bigint;
+}
+
+/** A waiter's place in line, as returned by {@link joinQueue}. */
+export interface QueueTicket {
+  readonly key: string;
+  /** The key's create revision: its place in line and its fencing token. */
+  readonly createRevision: bigint;
+  /** The store revision the join was read at. */
+  readonly revision: bigint;
+  /** The key's value in etcd (a re-joining waiter finds its earlier value). */
+  readonly value: Buffer;
+  /** True when the key already existed under this session (a resumed session re-joining). */
+  readonly existed: boolean;
+  /** The last key ahead under the predecessor prefix, if any. */
+  readonly predecessor: QueuedKey | undefined;
+  /** With `countAhead`: how many keys under that prefix were created before this one. */
+  readonly ahead: number;
+}
+
+/** What {@link joinQueue} needs. */
+export interface JoinOptions {
+  readonly key: string;
+  readonly value: Buffer | string;
+  /** The prefix whose keys this waiter queues behind (its own prefix, or writers only for a reader). */
+  readonly predecessorPrefix: string;
+  /** Count the keys ahead instead of reading the last one (semaphores). */
+  readonly countAhead?: boolean;
+  readonly what: string;
+  readonly signal?: AbortSignal;
+}
+
+function lastBefore(response: ITxnResponse, index: number, mine: string, myRevision: bigint): QueuedKey | undefined {
+  const kvs = response.responses[index]?.response_range?.kvs ?? [];
+  for (const raw of kvs) {
+    const kv = toKeyValue(raw);
+    if (kv.key !== mine && kv.createRevision < myRevision) return { key: kv.key, createRevision: kv.createRevision };
+  }
+  return undefined;
+}
+
+/**
+ * Creates the waiter's key under the session lease and reads what is ahead of it, in one
+ * transaction. Safe to repeat (the create is guarded by "key absent"), so a lost reply is retried.
+ */
+export async function joinQueue(session: Session, options: JoinOptions): Promise<QueueTicket> {
+  const { key, predecessorPrefix, what } = options;
+  // My key is the newest in the store right after the put, so "newest two" is me and the one before me.
+  const ahead = options.countAhead
+    ? ops.range(predecessorPrefix, { countOnly: true })
+    : ops.range(predecessorPrefix, { order: 'newest-first', limit: 2, keysOnly: true });
+  const response = await idempotent(
+    `${what}: join`,
+    () =>
+      session.client.kv.txn({
+        compare: [ops.createRevisionIs(key, 0n)],
+        success: [ops.put(key, options.value, session.leaseId), ops.get(key), ahead],
+        failure: [ops.get(key)],
+      }),
+    options.signal,
+    key,
+  );
+  const revision = toBigInt(response.header.revision);
+  const mineRaw = response.responses[response.succeeded ? 1 : 0]?.response_range?.kvs[0];
+  if (!mineRaw) throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${key} vanished while joining`, { key });
+  const mine = toKeyValue(mineRaw);
+  if (mine.lease !== session.leaseId) {
+    throw new CoordError(ErrorCodes.CONFLICT, `${what}: key ${key} belongs to another lease (${mine.lease ?? 'none'})`, {
+      key,
+    });
+  }
+  if (response.succeeded) {
+    const countRaw = response.responses[2]?.response_range?.count;
+    return {
+      key,
+      createRevision: mine.createRevision,
+      revision,
+      value: mine.value,
+      existed: false,
+      predecessor: options.countAhead ? undefined : lastBefore(response, 2, key, mine.createRevision),
+      // Everything under the prefix was created before my key, except my key itself when it is inside.
+      ahead: options.countAhead ? Number(countRaw ?? 0) - (key.startsWith(predecessorPrefix) ? 1 : 0) : 0,
+    };
+  }
+  const state = await readQueueState(session, key, mine.createRevision, predecessorPrefix, options);
+  return { ...state, key, createRevision: mine.createRevision, value: mine.value, existed: true };
+}
+
+interface QueueState {
+  readonly revision: bigint;
+  readonly predecessor: QueuedKey | undefined;
+  readonly ahead: number;
+}
+
+/** Reads, in one transaction, that my key still stands and what is ahead of it now. */
+async function readQueueState(
+  session: Session,
+  key: string,
+  createRevision: bigint,
+  predecessorPrefix: string,
+  options: { readonly what: string; readonly countAhead?: boolean; readonly signal?: AbortSignal },
+): Promise<QueueState> {
+  const before = createRevision - 1n;
+  const response = await idempotent(
+    `${options.what}: read queue`,
+    () =>
+      session.client.kv.txn({
+        compare: [],
+        success: [
+          ops.get(key),
+          options.countAhead
+            ? ops.range(predecessorPrefix, { countOnly: true, maxCreateRevision: before })
+            : ops.range(predecessorPrefix, { order: 'newest-first', limit: 1, maxCreateRevision: before, keysOnly: true }),
+        ],
+        failure: [],
+      }),
+    options.signal,
+    key,
+  );
+  const mineRaw = response.responses[0]?.response_range?.kvs[0];
+  if (!mineRaw || toBigInt(mineRaw.create_revision) !== createRevision) {
+    throw lostWhileWaiting(session, options.what, key);
+  }
+  return {
+    revision: toBigInt(response.header.revision),
+    predecessor: options.countAhead ? undefined : lastBefore(response, 1, key, createRevision),
+    ahead: options.countAhead ? Number(response.responses[1]?.response_range?.count ?? 0) : 0,
+  };
+}
+
+function lostWhileWaiting(session: Session, what: string, key: string): CoordError {
+  const reason = session.signal.reason;
+  if (reason instanceof CoordError) return reason;
+  return new CoordError(ErrorCodes.SESSION_EXPIRED, `${what}: my key ${key} is gone (session expired or revoked)`, {
+    key,
+  });
+}
+
+/**
+ * Waits until no key under the predecessor prefix is older than the ticket's key. Each round
+ * watches the key just ahead "from now" (a synced watch: no catch-up delay), then confirms with a
+ * read that it still stands, so a delete between the read and the watch cannot be missed and a
+ * re-created key with the same name is not mistaken for it. Wakes by push only.
+ * Rejects with the signal's reason when `signal` aborts, and `SESSION_EXPIRED` if the waiter's own key goes.
+ */
+export async function waitForPredecessors(
+  session: Session,
+  ticket: QueueTicket,
+  options: { readonly predecessorPrefix: string; readonly what: string; readonly signal: AbortSignal },
+): Promise<void> {
+  let ahead = ticket.predecessor;
+  while (ahead) {
+    const pending = watch(session.client, { key: ahead.key }, { signal: options.signal });
+    try {
+      await raceSignal(pending.created(), options.signal);
+      const state = await readQueueState(session, ticket.key, ticket.createRevision, options.predecessorPrefix, options);
+      if (!state.predecessor) return;
+      if (state.predecessor.key !== ahead.key || state.predecessor.createRevision !== ahead.createRevision) {
+        ahead = state.predecessor;
+        continue;
+      }
+      await raceSignal(waitForDelete(pending), options.signal);
+      const after = await readQueueState(session, ticket.key, ticket.createRevision, options.predecessorPrefix, options);
+      ahead = after.predecessor;
+    } finally {
+      pending.close();
+    }
+  }
+}
+
+async function waitForDelete(pending: AsyncIterable<{ events: readonly { type: string }[] }>): Promise<void> {
+  for await (const batch of pending) {
+    if (batch.events.some((event) => event.type === 'delete')) return;
+  }
+  throw new CoordError(ErrorCodes.CLOSED, 'watch ended before the key ahead was deleted');
+}
+
+/**
+ * Waits until fewer than `limit` keys under `prefix` are older than the ticket's key (semaphore).
+ * One prefix watch "from now" with previous values, then one count read: each later delete of an
+ * older key lowers the count locally, so a release costs waiters no request at all.
+ */
+export async function waitForFewerAhead(
+  session: Session,
+  ticket: QueueTicket,
+  options: { readonly prefix: string; readonly limit: number; readonly what: string; readonly signal: AbortSignal },
+): Promise<void> {
+  if (ticket.ahead < options.limit) return;
+  const pending = watch(session.client, { prefix: options.prefix }, { signal: options.signal, prevKv: true });
+  try {
+    await raceSignal(pending.created(), options.signal);
+    const state = await readQueueState(session, ticket.key, ticket.createRevision, options.prefix, {
+      ...options,
+      countAhead: true,
+    });
+    let ahead = state.ahead;
+    if (ahead < options.limit) return;
+    const done = (async () => {
+      for await (const batch of pending) {
+        if (batch.revision <= state.revision) continue;
+        for (const event of batch.events) {
+          if (event.type !== 'delete') continue;
+          if (event.key === ticket.key) throw lostWhileWaiting(session, options.what, ticket.key);
+          if (event.prev && event.prev.createRevision < ticket.createRevision) ahead--;
+        }
+        if (ahead < options.limit) return;
+      }
+    })();
+    await raceSignal(done, options.signal);
+  } finally {
+    pending.close();
+  }
+}
+
+/**
+ * Deletes a waiter's or holder's key only if it is still the same key (same create revision),
+ * so a retried or late release can never delete a newer holder's key (F15). Idempotent.
+ */
+export async function leaveQueue(session: Session, key: string, createRevision: bigint, what: string): Promise<boolean> {
+  const response = await idempotent(
+    `${what}: release`,
+    () =>
+      session.client.kv.txn({
+        compare: [ops.createRevisionIs(key, createRevision)],
+        success: [ops.delete(key)],
+        failure: [],
+      }),
+    undefined,
+    key,
+  );
+  return response.succeeded;
+}
+
+/**
+ * Calls `onGone` once when `key` (with the given create revision) is deleted or replaced after
+ * `fromRevision`: how a handle learns, by push, that its lock, leadership or claim is lost.
+ * Returns a function that stops watching.
+ */
+export function watchOwnKey(
+  session: Session,
+  key: string,
+  fromRevision: bigint,
+  onGone: (why: string) => void,
+): () => void {
+  const ownWatch = watch(session.client, { key }, { fromRevision });
+  void (async () => {
+    try {
+      for await (const batch of ownWatch) {
+        if (batch.events.some((event) => event.type === 'delete')) {
+          onGone(`key ${key} was deleted at revision ${batch.revision}`);
+          return;
+        }
+      }
+    } catch (err) {
+      // Unable to keep watching (compaction, closed client): ownership can no longer be vouched for.
+      onGone(`lost track of key ${key}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  })();
+  return () => ownWatch.close();
+}
+
+export type { KeyValue };
