@@ -211,7 +211,15 @@ export class Session implements AsyncDisposable {
 
   #armExpiry(): void {
     if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = setTimeout(() => this.#checkDeadline(), Math.max(0, this.#safeUntil - monotonicNow()));
+    // Node rounds timer delays to whole milliseconds on a cached loop clock, so a timer can fire a
+    // fraction of a millisecond early: re-arm until the deadline has truly passed.
+    this.#expiryTimer = setTimeout(
+      () => {
+        this.#checkDeadline();
+        if (!this.#controller.signal.aborted) this.#armExpiry();
+      },
+      Math.max(0, Math.ceil(this.#safeUntil - monotonicNow())),
+    );
     this.#expiryTimer.unref();
   }
 
@@ -219,8 +227,6 @@ export class Session implements AsyncDisposable {
     if (this.#controller.signal.aborted) return;
     if (monotonicNow() >= this.#safeUntil) {
       this.#expire(`lease ${this.leaseId} could not be kept alive within its ${this.ttl} s TTL`);
-    } else if (this.#expiryTimer === undefined) {
-      this.#armExpiry();
     }
   }
 
