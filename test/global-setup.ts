@@ -19,7 +19,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const preset = process.env[SHARED_ENDPOINTS_ENV];
   if (preset !== undefined && preset.trim() !== '') {
     // An etcd chosen by whoever launched the run (or by an outer vitest): use it, start nothing.
-    project.provide('etcdEndpoints', preset.split(',').map((endpoint) => endpoint.trim()));
+    project.provide(
+      'etcdEndpoints',
+      preset.split(',').map((endpoint) => endpoint.trim()),
+    );
     return async () => {};
   }
   const cluster = await startEtcd({ nodes: 1 });

@@ -1,6 +1,7 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { assertArgument, CoordError, ErrorCodes } from './errors.js';
 import { backoffDelay, monotonicNow } from './internal/clock.js';
+import { endStream } from './internal/streams.js';
 import { idempotent } from './internal/rpc.js';
 import { leaseIdToHex } from './revision.js';
 import { raceSignal } from './wait-options.js';
@@ -154,7 +155,7 @@ export class Session implements AsyncDisposable {
       return;
     }
     if (this.#controller.signal.aborted) {
-      stream.cancel();
+      endStream(stream);
       return;
     }
     this.#stream = stream;
@@ -241,11 +242,7 @@ export class Session implements AsyncDisposable {
     const stream = this.#stream;
     this.#stream = undefined;
     if (!this.#controller.signal.aborted) this.#controller.abort(reason);
-    try {
-      stream?.cancel();
-    } catch {
-      // The stream may already be gone; there is nothing left to stop.
-    }
+    if (stream) endStream(stream);
     if (!revoke) return;
     try {
       await this.client.leaseClient.leaseRevoke({ ID: this.leaseId });

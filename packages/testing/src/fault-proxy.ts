@@ -1,5 +1,5 @@
-import { createServer, connect, type Socket } from 'node:net';
-import { ProxyPipe, type ProxyMode } from './internal/proxy-pipe.js';
+import { connect, createServer, type Socket } from 'node:net';
+import { type ProxyMode, ProxyPipe } from './internal/proxy-pipe.js';
 
 /** Traffic counters of a {@link FaultProxy}. */
 export interface ProxyStats {
@@ -103,7 +103,8 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
     server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
   });
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('faultProxy: listener has no TCP address');
+  if (address === null || typeof address === 'string')
+    throw new Error('faultProxy: listener has no TCP address');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

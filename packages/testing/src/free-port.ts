@@ -31,7 +31,8 @@ export async function freePorts(count: number): Promise<number[]> {
   );
   const ports = servers.map((server) => {
     const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('freePort: listener has no TCP address');
+    if (address === null || typeof address === 'string')
+      throw new Error('freePort: listener has no TCP address');
     return address.port;
   });
   await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

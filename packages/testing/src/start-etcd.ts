@@ -40,7 +40,8 @@ const INSTALL_HINT =
  */
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdCluster> {
   const nodes = options.nodes ?? 1;
-  if (nodes !== 1 && nodes !== 3) throw new RangeError(`startEtcd: nodes must be 1 or 3, got ${String(nodes)}`);
+  if (nodes !== 1 && nodes !== 3)
+    throw new RangeError(`startEtcd: nodes must be 1 or 3, got ${String(nodes)}`);
   const timeout = options.timeout ?? 20_000;
 
   const external = (process.env.ETCD_ENDPOINTS ?? '')
@@ -64,7 +65,8 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdClu
   }
   // A binary the caller named explicitly but that is missing is a mistake to report, not to paper over
   // with a container.
-  if (named !== undefined) throw new Error(`startEtcd: etcd binary ${named} not found or not executable; ${INSTALL_HINT}`);
+  if (named !== undefined)
+    throw new Error(`startEtcd: etcd binary ${named} not found or not executable; ${INSTALL_HINT}`);
 
   const attempt = await tryContainerCluster(nodes, timeout);
   if ('cluster' in attempt) return attempt.cluster;

@@ -51,7 +51,11 @@ export async function waitFor<T>(
 
 const timedOut = Symbol('timedOut');
 
-function withDeadline<T>(promise: Promise<T>, remaining: number, signal: AbortSignal | undefined): Promise<T> {
+function withDeadline<T>(
+  promise: Promise<T>,
+  remaining: number,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => finish(() => reject(timedOut)), Math.max(0, remaining));
     const onAbort = () => finish(() => reject(signal?.reason));

@@ -21,7 +21,12 @@ export interface CallOptions {
 }
 
 /** POSTs `body` as JSON to `http://<endpoint><path>` and parses the JSON answer. */
-export function call(endpoint: string, path: string, body: unknown, options: CallOptions = {}): Promise<GatewayReply> {
+export function call(
+  endpoint: string,
+  path: string,
+  body: unknown,
+  options: CallOptions = {},
+): Promise<GatewayReply> {
   const started = performance.now();
   const payload = JSON.stringify(body);
   return new Promise<GatewayReply>((resolve, reject) => {
@@ -38,14 +43,18 @@ export function call(endpoint: string, path: string, body: unknown, options: Cal
             const parsed = JSON.parse(text) as Record<string, unknown>;
             resolve({ status: res.statusCode ?? 0, body: parsed, elapsedMs: performance.now() - started });
           } catch (error) {
-            reject(new Error(`${path}: not JSON (${res.statusCode}): ${text.slice(0, 200)}`, { cause: error }));
+            reject(
+              new Error(`${path}: not JSON (${res.statusCode}): ${text.slice(0, 200)}`, { cause: error }),
+            );
           }
         });
       },
     );
     if (options.onSocket !== undefined) req.once('socket', options.onSocket);
     const timeout = options.timeout ?? 5_000;
-    req.setTimeout(timeout, () => req.destroy(Object.assign(new Error(`${path} timed out after ${timeout} ms`), { code: 'TIMEOUT' })));
+    req.setTimeout(timeout, () =>
+      req.destroy(Object.assign(new Error(`${path} timed out after ${timeout} ms`), { code: 'TIMEOUT' })),
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -54,10 +63,16 @@ export function call(endpoint: string, path: string, body: unknown, options: Cal
 const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
 
 /** Writes `key` = `value`; resolves with the revision of the write. */
-export async function put(endpoint: string, key: string, value: string | Buffer, options?: CallOptions): Promise<bigint> {
+export async function put(
+  endpoint: string,
+  key: string,
+  value: string | Buffer,
+  options?: CallOptions,
+): Promise<bigint> {
   const reply = await call(endpoint, '/v3/kv/put', { key: b64(key), value: b64(value) }, options);
   const header = reply.body.header as { revision?: string } | undefined;
-  if (reply.status !== 200 || header?.revision === undefined) throw new Error(`put ${key}: ${JSON.stringify(reply.body)}`);
+  if (reply.status !== 200 || header?.revision === undefined)
+    throw new Error(`put ${key}: ${JSON.stringify(reply.body)}`);
   return BigInt(header.revision);
 }
 
@@ -67,7 +82,12 @@ export async function get(
   key: string,
   options: CallOptions & { readonly serializable?: boolean } = {},
 ): Promise<Buffer | undefined> {
-  const reply = await call(endpoint, '/v3/kv/range', { key: b64(key), serializable: options.serializable ?? false }, options);
+  const reply = await call(
+    endpoint,
+    '/v3/kv/range',
+    { key: b64(key), serializable: options.serializable ?? false },
+    options,
+  );
   if (reply.status !== 200) throw new Error(`get ${key}: ${JSON.stringify(reply.body)}`);
   const kvs = reply.body.kvs as { value?: string }[] | undefined;
   const first = kvs?.[0];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent } from 'node:http';
-import { createServer, connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { faultProxy, freePort, sharedEndpoints, uniquePrefix, waitFor } from '@coordkit/testing';
 import { describe, expect, test } from 'vitest';
 import { get, put } from './etcd-http.js';
@@ -66,16 +66,32 @@ describe('faultProxy in front of etcd', () => {
 
   test('reset() fails an idle keep-alive connection with ECONNRESET', async () => {
     await using proxy = await faultProxy(etcd);
+    const [host, port] = proxy.endpoint.split(':') as [string, string];
+    const socket = connect({ host, port: Number(port) });
+    socket.on('error', () => {}); // asserted below through once()
+    await once(socket, 'connect');
+    let replies = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (replies += text));
+    socket.write(`GET /health HTTP/1.1\r\nHost: ${proxy.endpoint}\r\nConnection: keep-alive\r\n\r\n`);
+    await waitFor(() => replies.includes('"health":"true"'), { message: 'the health reply' });
+    // The connection is now idle and kept alive, as a client's pooled connection between requests.
+    const failure = once(socket, 'error');
+    proxy.reset();
+    const [error] = (await failure) as [NodeJS.ErrnoException];
+    expect(error.code).toBe('ECONNRESET');
+  });
+
+  test('after reset() a keep-alive http.Agent drops its idle connection and reconnects', async () => {
+    await using proxy = await faultProxy(etcd);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       let socket: Socket | undefined;
       await get(proxy.endpoint, `${uniquePrefix('proxy')}idle`, { agent, onSocket: (s) => (socket = s) });
       expect(socket?.destroyed).toBe(false); // parked in the agent, idle
-      const failure = once(socket!, 'error');
+      const closed = once(socket!, 'close');
       proxy.reset();
-      const [error] = (await failure) as [NodeJS.ErrnoException];
-      expect(error.code).toBe('ECONNRESET');
-      // The agent drops the dead socket and the next request connects afresh.
+      // Node's agent swallows the ECONNRESET of a free socket ("poisoned socket") and just closes it.
+      await closed;
       expect(await get(proxy.endpoint, `${uniquePrefix('proxy')}idle`, { agent })).toBeUndefined();
       expect(proxy.stats().totalConnections).toBe(2);
     } finally {
@@ -121,7 +137,9 @@ describe('faultProxy in front of etcd', () => {
     const proxy = await faultProxy(etcd);
     await proxy.close();
     await proxy.close();
-    await expect(get(proxy.endpoint, 'k', { timeout: 2_000 })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(get(proxy.endpoint, 'k', { timeout: 2_000 })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
   });
 });
 
@@ -137,20 +155,29 @@ describe('faultProxy byte order', () => {
     const received: Buffer[] = [];
     client.on('data', (chunk: Buffer) => received.push(chunk));
     const sent: Buffer[] = [];
+    let upAtBlackhole = 0;
     const faults = [
-      () => proxy.blackhole(),
-      () => proxy.heal(),
-      () => proxy.delay(3),
-      () => proxy.throttle(200_000),
+      () => {
+        proxy.blackhole();
+        upAtBlackhole = proxy.stats().bytesUp;
+      },
+      () => {
+        // Lines were written throughout the blackhole, and none of them got through.
+        expect(proxy.stats().bytesUp).toBe(upAtBlackhole);
+        proxy.heal();
+      },
+      () => proxy.delay(20),
+      () => proxy.throttle(5_000),
       () => proxy.heal(),
     ];
     try {
-      for (let i = 0; i < 400; i++) {
+      for (let i = 0; i < 300; i++) {
+        if (i % 15 === 0) faults[(i / 15) % faults.length]!();
         const line = Buffer.from(`${i.toString().padStart(4, '0')}:${'x'.repeat(i % 97)}\n`);
         sent.push(line);
         client.write(line);
-        if (i % 20 === 0) faults[(i / 20) % faults.length]!();
-        if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+        // Pace the writes so that each fault mode sees traffic arrive while it is on.
+        await new Promise((resolve) => setTimeout(resolve, 1));
       }
       proxy.heal();
       const expected = Buffer.concat(sent);

@@ -102,7 +102,9 @@ describe('startEtcd with one member', () => {
       process.env.PATH = emptyDir;
       delete process.env.ETCD_BIN;
       try {
-        await expect(startEtcd()).rejects.toThrow(/no etcd binary on PATH.*apt-get install -y etcd-server etcd-client/);
+        await expect(startEtcd()).rejects.toThrow(
+          /no etcd binary on PATH.*apt-get install -y etcd-server etcd-client/,
+        );
       } finally {
         process.env.PATH = saved.PATH;
         if (saved.ETCD_BIN !== undefined) process.env.ETCD_BIN = saved.ETCD_BIN;

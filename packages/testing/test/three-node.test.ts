@@ -53,7 +53,9 @@ describe('startEtcd with three members', () => {
     ] as const) {
       await waitFor(
         async () => {
-          const read = await cluster.etcdctl(['get', key, '--print-value-only', '--consistency=s'], { member: victim });
+          const read = await cluster.etcdctl(['get', key, '--print-value-only', '--consistency=s'], {
+            member: victim,
+          });
           return read.code === 0 && read.stdout === `${value}\n`;
         },
         { message: `member ${victim} to serve ${key}` },
@@ -66,7 +68,9 @@ describe('startEtcd with three members', () => {
     await put(cluster.endpoints[0]!, `${prefix}paused`, 'v');
     cluster.pause(paused);
     try {
-      await expect(get(cluster.endpoints[paused]!, `${prefix}paused`, { timeout: 500 })).rejects.toMatchObject({
+      await expect(
+        get(cluster.endpoints[paused]!, `${prefix}paused`, { timeout: 500 }),
+      ).rejects.toMatchObject({
         code: 'TIMEOUT',
       });
       const serving = await waitFor(
@@ -103,14 +107,19 @@ describe('startEtcd with three members', () => {
     });
     // Cross-check with etcd's own view: that member reports itself as leader.
     const status = await cluster.etcdctl(['endpoint', 'status', '-w', 'json'], { member: leader });
-    const [entry] = JSON.parse(status.stdout) as { Status: { header: { member_id: number }; leader: number } }[];
+    const [entry] = JSON.parse(status.stdout) as {
+      Status: { header: { member_id: number }; leader: number };
+    }[];
     expect(entry!.Status.leader).toBe(entry!.Status.header.member_id);
 
     await cluster.kill(leader);
-    const { index: next } = await waitFor(async () => {
-      const index = await cluster.leaderIndex();
-      return index === undefined || index === leader ? undefined : { index };
-    }, { message: 'a new leader after killing the old one' });
+    const { index: next } = await waitFor(
+      async () => {
+        const index = await cluster.leaderIndex();
+        return index === undefined || index === leader ? undefined : { index };
+      },
+      { message: 'a new leader after killing the old one' },
+    );
     expect(next).not.toBe(leader);
     await putSomewhere(`${prefix}after-leader-kill`, 'ok', [next]);
     await cluster.restart(leader);
@@ -121,7 +130,10 @@ describe('startEtcd with three members', () => {
     await cluster.kill(2);
     await waitFor(
       async () => {
-        const reply = await fetch(`${cluster.clientUrls[0]}/health`).then((res) => res.json(), () => undefined);
+        const reply = await fetch(`${cluster.clientUrls[0]}/health`).then(
+          (res) => res.json(),
+          () => undefined,
+        );
         return (reply as { health?: string } | undefined)?.health === 'false';
       },
       { message: 'member 0 to report no quorum' },

@@ -4,6 +4,7 @@ import { toBigInt, toWire } from '../revision.js';
 import { toKeyValue, type WatchBatch, type WatchEvent } from '../watch-event.js';
 import { backoffDelay } from './clock.js';
 import { toCoordError } from './etcd-errors.js';
+import { endStream } from './streams.js';
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
@@ -98,7 +99,7 @@ export class WatchHub {
     this.#stream = undefined;
     this.#awaitingCreated = [];
     this.#byId.clear();
-    stream.cancel();
+    endStream(stream);
   }
 
   #write(request: IWatchRequest): void {
@@ -251,18 +252,21 @@ export class WatchHub {
 }
 
 function toWatchEvent(raw: IEvent): WatchEvent {
-  const kv = toKeyValue(raw.kv);
+  // Hot path (fan-out): build the object directly rather than through spreads.
+  const kv = raw.kv;
   const isPut = raw.type === 'Put';
-  return {
+  const event: { -readonly [K in keyof WatchEvent]: WatchEvent[K] } = {
     type: isPut ? 'put' : 'delete',
-    key: kv.key,
+    key: kv.key.toString(),
     value: isPut ? kv.value : undefined,
-    revision: kv.modRevision,
-    createRevision: kv.createRevision,
-    version: kv.version,
-    ...(kv.lease === undefined ? {} : { lease: kv.lease }),
-    ...(raw.prev_kv ? { prev: toKeyValue(raw.prev_kv) } : {}),
+    revision: toBigInt(kv.mod_revision),
+    createRevision: toBigInt(kv.create_revision),
+    version: toBigInt(kv.version),
   };
+  const lease = kv.lease === undefined ? '0' : String(kv.lease);
+  if (lease !== '0') event.lease = lease;
+  if (raw.prev_kv) event.prev = toKeyValue(raw.prev_kv);
+  return event;
 }
 
 const hubs = new WeakMap<Etcd3, WatchHub>();

@@ -30,7 +30,16 @@ export async function tryContainerCluster(nodes: number, timeout: number): Promi
       '/usr/local/bin/etcd',
       ...['--name', 'n0', '--data-dir', '/etcd-data'],
       ...['--listen-client-urls', 'http://0.0.0.0:2379', '--advertise-client-urls', 'http://127.0.0.1:2379'],
-      ...['--heartbeat-interval', '50', '--election-timeout', '500', '--logger', 'zap', '--log-level', 'warn'],
+      ...[
+        '--heartbeat-interval',
+        '50',
+        '--election-timeout',
+        '500',
+        '--logger',
+        'zap',
+        '--log-level',
+        'warn',
+      ],
     ])
     .withTmpFs({ '/etcd-data': 'rw' })
     .withExposedPorts(2379)
@@ -46,7 +55,9 @@ export async function tryContainerCluster(nodes: number, timeout: number): Promi
     return stopping;
   };
   const unavailable = (what: string): never => {
-    throw new Error(`${what} is unavailable against a containerised etcd (install the etcd binary for faults)`);
+    throw new Error(
+      `${what} is unavailable against a containerised etcd (install the etcd binary for faults)`,
+    );
   };
   const cluster: EtcdCluster = {
     kind: 'container',

@@ -7,7 +7,9 @@ import { findLeaderIndex, runEtcdctl } from './cluster-queries.js';
  * and `stop()` leaves it running because it is not ours to stop.
  */
 export function externalCluster(endpoints: readonly string[], etcdBin: string | undefined): EtcdCluster {
-  const clientUrls = endpoints.map((endpoint) => (/^[a-z]+:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`));
+  const clientUrls = endpoints.map((endpoint) =>
+    /^[a-z]+:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`,
+  );
   const memberIds: (string | undefined)[] = [];
   const unavailable = (what: string): never => {
     throw new Error(
@@ -17,7 +19,8 @@ export function externalCluster(endpoints: readonly string[], etcdBin: string | 
   };
   const member = (i: number) => {
     const url = clientUrls[i];
-    if (url === undefined) throw new RangeError(`no etcd member ${i}: this cluster has members 0..${endpoints.length - 1}`);
+    if (url === undefined)
+      throw new RangeError(`no etcd member ${i}: this cluster has members 0..${endpoints.length - 1}`);
     return url;
   };
   return {
@@ -27,7 +30,10 @@ export function externalCluster(endpoints: readonly string[], etcdBin: string | 
     size: endpoints.length,
     dataDir: undefined,
     metricsUrl: (i = 0) => `${member(i)}/metrics`,
-    pid: (i) => (member(i), undefined),
+    pid: (i) => {
+      member(i);
+      return undefined;
+    },
     kill: async () => unavailable('kill()'),
     pause: () => unavailable('pause()'),
     resume: () => unavailable('resume()'),
@@ -36,8 +42,14 @@ export function externalCluster(endpoints: readonly string[], etcdBin: string | 
     leaderIndex: () => findLeaderIndex(clientUrls, memberIds),
     etcdctl: (args: readonly string[], options: EtcdctlOptions = {}): Promise<EtcdctlResult> => {
       const bin = findEtcdctl(etcdBin);
-      if (bin === undefined) throw new Error('etcdctl was not found in ETCDCTL_BIN or on PATH; install etcd-client');
-      return runEtcdctl(bin, options.member === undefined ? clientUrls : [member(options.member)], args, options.timeout);
+      if (bin === undefined)
+        throw new Error('etcdctl was not found in ETCDCTL_BIN or on PATH; install etcd-client');
+      return runEtcdctl(
+        bin,
+        options.member === undefined ? clientUrls : [member(options.member)],
+        args,
+        options.timeout,
+      );
     },
     [Symbol.asyncDispose]: async () => {},
   };

@@ -43,7 +43,9 @@ export function requestJson(
       },
     );
     req.setTimeout(options.timeout ?? 2_000, () =>
-      req.destroy(new Error(`${options.method ?? 'GET'} ${url} timed out after ${options.timeout ?? 2_000} ms`)),
+      req.destroy(
+        new Error(`${options.method ?? 'GET'} ${url} timed out after ${options.timeout ?? 2_000} ms`),
+      ),
     );
     req.on('error', reject);
     req.end(payload);

@@ -92,7 +92,11 @@ class LocalCluster implements EtcdCluster {
     const member = this.#live(i);
     await member.kill();
     member.spawn();
-    await waitForMember(member, options.waitHealthy === false ? 'listening' : 'healthy', options.timeout ?? 20_000);
+    await waitForMember(
+      member,
+      options.waitHealthy === false ? 'listening' : 'healthy',
+      options.timeout ?? 20_000,
+    );
   }
 
   stop(): Promise<void> {
@@ -107,7 +111,7 @@ class LocalCluster implements EtcdCluster {
     // A paused member would only time out; skipping it keeps the answer fast and is what its peers report.
     return findLeaderIndex(this.clientUrls, this.#memberIds, (i) => {
       const member = this.#members[i];
-      return member !== undefined && member.alive && !member.paused;
+      return member?.alive === true && !member.paused;
     });
   }
 
@@ -126,7 +130,8 @@ class LocalCluster implements EtcdCluster {
 
   #member(i: number): EtcdMember {
     const member = Number.isInteger(i) ? this.#members[i] : undefined;
-    if (member === undefined) throw new RangeError(`no etcd member ${i}: this cluster has members 0..${this.size - 1}`);
+    if (member === undefined)
+      throw new RangeError(`no etcd member ${i}: this cluster has members 0..${this.size - 1}`);
     return member;
   }
 
@@ -156,7 +161,14 @@ async function planMembers(config: LocalClusterConfig, root: string): Promise<Et
       ...['--name', name, '--data-dir', dataDir],
       ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
       ...['--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i)],
-      ...['--initial-cluster', initialCluster, '--initial-cluster-token', token, '--initial-cluster-state', 'new'],
+      ...[
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-token',
+        token,
+        '--initial-cluster-state',
+        'new',
+      ],
       ...['--logger', 'zap', '--log-level', 'warn'],
       // etcd's defaults (100 ms / 1 s) put the minimum useful lease TTL near 2 s; these make 1 s leases work.
       ...(config.fastTimings ? ['--heartbeat-interval', '50', '--election-timeout', '500'] : []),
@@ -181,7 +193,11 @@ async function planMembers(config: LocalClusterConfig, root: string): Promise<Et
  * Polls a freshly spawned member until it is healthy (or merely accepts connections) and fails fast, with
  * its log tail, when the process exits instead.
  */
-async function waitForMember(member: EtcdMember, until: 'healthy' | 'listening', timeout: number): Promise<void> {
+async function waitForMember(
+  member: EtcdMember,
+  until: 'healthy' | 'listening',
+  timeout: number,
+): Promise<void> {
   const deadline = performance.now() + timeout;
   for (;;) {
     if (!member.alive) {

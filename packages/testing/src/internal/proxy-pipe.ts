@@ -38,7 +38,13 @@ export class ProxyPipe {
   #refilledAt = performance.now();
 
   /** `shaped` pipes (server to client) are subject to delay and throttle; all pipes to blackhole. */
-  constructor(source: Socket, destination: Socket, mode: ProxyMode, shaped: boolean, onForwarded: (n: number) => void) {
+  constructor(
+    source: Socket,
+    destination: Socket,
+    mode: ProxyMode,
+    shaped: boolean,
+    onForwarded: (n: number) => void,
+  ) {
     this.#source = source;
     this.#destination = destination;
     this.#mode = mode;
@@ -73,7 +79,10 @@ export class ProxyPipe {
     if (this.#closed) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#destination.destroyed) return this.close();
+    if (this.#destination.destroyed) {
+      this.close();
+      return;
+    }
     while (this.#queue.length > 0) {
       if (this.#mode.blackholed || this.#awaitingDrain) return;
       if (this.#destination.writableNeedDrain) {
@@ -87,7 +96,10 @@ export class ProxyPipe {
       const head = this.#queue[0]!;
       if (this.#shaped && this.#mode.delayMs > 0) {
         const wait = head.arrivedAt + this.#mode.delayMs - performance.now();
-        if (wait > 0) return this.#schedule(wait);
+        if (wait > 0) {
+          this.#schedule(wait);
+          return;
+        }
       }
       let size = head.chunk.length;
       if (this.#shaped && Number.isFinite(this.#mode.bytesPerSecond)) {
@@ -97,7 +109,10 @@ export class ProxyPipe {
         this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) * rate) / 1_000);
         this.#refilledAt = now;
         const wanted = Math.min(size, burst);
-        if (this.#tokens < wanted) return this.#schedule(((wanted - this.#tokens) * 1_000) / rate);
+        if (this.#tokens < wanted) {
+          this.#schedule(((wanted - this.#tokens) * 1_000) / rate);
+          return;
+        }
         size = Math.min(size, Math.floor(this.#tokens));
         this.#tokens -= size;
       }
