@@ -39,9 +39,9 @@ export interface EtcdCluster extends AsyncDisposable {
   /** How the cluster runs: local child processes, a Docker container, or an etcd someone else runs. */
   readonly kind: EtcdClusterKind;
   /** Client endpoints as `host:port` (what `createClient({ endpoints })` and etcd3 take). */
-  readonly endpoints: readonly string[];
+  readonly endpoints: string[];
   /** Client URLs, `http://host:port`, one per member. */
-  readonly clientUrls: readonly string[];
+  readonly clientUrls: string[];
   /** Number of members. */
   readonly size: number;
   /** Root directory holding every member's data and log (`undefined` unless `kind` is 'process'). */

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { get, processExists, put } from './etcd-http.js';
 
 // One cluster for the file; each test leaves every member running again, and the last one stops it.
-describe('startEtcd with three members', () => {
+// ETCD_ENDPOINTS makes startEtcd hand out that external etcd, which has no fault controls.
+describe.skipIf(Boolean(process.env.ETCD_ENDPOINTS))('startEtcd with three members', () => {
   let cluster: EtcdCluster;
   const prefix = uniquePrefix('three');
 
@@ -107,10 +108,10 @@ describe('startEtcd with three members', () => {
     });
     // Cross-check with etcd's own view: that member reports itself as leader.
     const status = await cluster.etcdctl(['endpoint', 'status', '-w', 'json'], { member: leader });
-    const [entry] = JSON.parse(status.stdout) as {
-      Status: { header: { member_id: number }; leader: number };
-    }[];
-    expect(entry!.Status.leader).toBe(entry!.Status.header.member_id);
+    // Raft ids are uint64: compare their digits, not JSON numbers rounded to doubles.
+    const memberId = /"member_id":(\d+)/.exec(status.stdout)?.[1];
+    expect(memberId).toBeDefined();
+    expect(/"leader":(\d+)/.exec(status.stdout)?.[1]).toBe(memberId);
 
     await cluster.kill(leader);
     const { index: next } = await waitFor(

@@ -50,8 +50,8 @@ export async function startLocalCluster(config: LocalClusterConfig): Promise<Etc
 
 class LocalCluster implements EtcdCluster {
   readonly kind = 'process';
-  readonly endpoints: readonly string[];
-  readonly clientUrls: readonly string[];
+  readonly endpoints: string[];
+  readonly clientUrls: string[];
   readonly size: number;
   readonly dataDir: string;
   readonly #config: LocalClusterConfig;
