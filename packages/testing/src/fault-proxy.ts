@@ -102,6 +102,8 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
   });
+  // Accept errors (EMFILE and the like) only cost the connection being accepted; they must not crash the test.
+  server.on('error', () => {});
   const address = server.address();
   if (address === null || typeof address === 'string')
     throw new Error('faultProxy: listener has no TCP address');

@@ -91,6 +91,8 @@ class LocalCluster implements EtcdCluster {
   async restart(i: number, options: RestartOptions = {}): Promise<void> {
     const member = this.#live(i);
     await member.kill();
+    // A stop() that began while we waited has already stopped this member; spawning now would leak it.
+    this.#live(i);
     member.spawn();
     await waitForMember(
       member,
