@@ -1,3 +1,4 @@
+export type { Etcd3 as EtcdClient } from 'etcd3';
 export { type ClientOptions, createClient, type PemSource, requestTimeoutOf } from './client.js';
 export {
   assertArgument,

@@ -26,6 +26,25 @@ export interface EtcdctlResult {
   readonly code: number | null;
 }
 
+/**
+ * The PEM files (absolute paths, inside the cluster's data directory) a client needs to reach a TLS cluster:
+ * what `createClient({ tls })` and `etcdctl --cacert --cert --key` take.
+ */
+export interface ClusterTls {
+  /** The throwaway CA that signed the server certificate (and the client certificate with mTLS). */
+  readonly ca: string;
+  /** The client certificate, with `tls: 'mtls'` only. */
+  readonly cert?: string;
+  /** The client certificate's private key, with `tls: 'mtls'` only. */
+  readonly key?: string;
+}
+
+/** An etcd user name and password. */
+export interface EtcdUser {
+  readonly username: string;
+  readonly password: string;
+}
+
 /** Where a cluster's etcd runs, which decides which fault controls it supports. */
 export type EtcdClusterKind = 'process' | 'container' | 'external';
 
@@ -40,8 +59,12 @@ export interface EtcdCluster extends AsyncDisposable {
   readonly kind: EtcdClusterKind;
   /** Client endpoints as `host:port` (what `createClient({ endpoints })` and etcd3 take). */
   readonly endpoints: string[];
-  /** Client URLs, `http://host:port`, one per member. */
+  /** Client URLs, `http://host:port` (`https://` with TLS), one per member. */
   readonly clientUrls: string[];
+  /** The CA and client certificate files when started with `tls`, else `undefined`. */
+  readonly tls: ClusterTls | undefined;
+  /** The `root` user once auth was enabled (started with `auth`), else `undefined`. */
+  readonly rootUser: EtcdUser | undefined;
   /** Number of members. */
   readonly size: number;
   /** Root directory holding every member's data and log (`undefined` unless `kind` is 'process'). */
@@ -68,6 +91,10 @@ export interface EtcdCluster extends AsyncDisposable {
   stop(): Promise<void>;
   /** Index of the member the reachable members report as raft leader, or `undefined` when there is none. */
   leaderIndex(): Promise<number | undefined>;
-  /** Runs `etcdctl --endpoints=<all members> ...args` with `ETCDCTL_API=3` and reports what it printed. */
+  /**
+   * Runs `etcdctl --endpoints=<all members> ...args` with `ETCDCTL_API=3` and reports what it printed. On a
+   * TLS cluster it adds `--cacert` (and `--cert --key` with mTLS), and once auth is enabled `--user root:<pw>`;
+   * each only when `args` does not already carry that flag (so `--user alice:pw` acts as alice).
+   */
   etcdctl(args: readonly string[], options?: EtcdctlOptions): Promise<EtcdctlResult>;
 }

@@ -3,11 +3,14 @@
  * small helpers to keep tests isolated and free of fixed sleeps.
  * @packageDocumentation
  */
+export { createRoleUser, type RoleUserOptions } from './create-role-user.js';
 export type {
+  ClusterTls,
   EtcdCluster,
   EtcdClusterKind,
   EtcdctlOptions,
   EtcdctlResult,
+  EtcdUser,
   RestartOptions,
 } from './etcd-cluster.js';
 export { type FaultProxy, faultProxy, type ProxyStats } from './fault-proxy.js';

@@ -1,6 +1,7 @@
 import { isBrokenCircuitError } from 'cockatiel';
 import {
   ClientClosedError,
+  EtcdAuthenticationFailedError,
   EtcdLeaseInvalidError,
   EtcdPermissionDeniedError,
   GRPCDeadlineExceededError,
@@ -45,7 +46,11 @@ export function isTransient(err: unknown): boolean {
 function codeOf(err: unknown, isWrite: boolean): ErrorCode {
   if (err instanceof CoordError) return err.code;
   if (err instanceof ClientClosedError) return ErrorCodes.CLOSED;
-  if (err instanceof EtcdPermissionDeniedError || err instanceof GRPCUnauthenticatedError) {
+  if (
+    err instanceof EtcdPermissionDeniedError ||
+    err instanceof EtcdAuthenticationFailedError ||
+    err instanceof GRPCUnauthenticatedError
+  ) {
     return ErrorCodes.PERMISSION_DENIED;
   }
   if (err instanceof EtcdLeaseInvalidError) return ErrorCodes.SESSION_EXPIRED;

@@ -119,7 +119,11 @@ export class WatchHub {
     } catch (err) {
       this.#connecting = false;
       const error = toCoordError(err, 'watch: open stream', false);
-      if (error.code === ErrorCodes.CLOSED) return this.#failAll(error);
+      // A closed client or wrong credentials do not heal by retrying: fail the watchers instead of
+      // reconnecting forever (every watcher of the hub shares the client's credentials).
+      if (error.code === ErrorCodes.CLOSED || error.code === ErrorCodes.PERMISSION_DENIED) {
+        return this.#failAll(error);
+      }
       return this.#scheduleReconnect();
     }
     this.#connecting = false;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { EtcdctlResult } from '../etcd-cluster.js';
-import { requestJson } from './http-json.js';
+import { requestJson, type TlsMaterial } from './http-json.js';
 
 interface MemberStatus {
   readonly memberId: string;
@@ -20,8 +20,11 @@ export async function findLeaderIndex(
   clientUrls: readonly string[],
   memberIds: (string | undefined)[],
   reachable: (i: number) => boolean = () => true,
+  tls?: TlsMaterial,
 ): Promise<number | undefined> {
-  const statuses = await Promise.all(clientUrls.map((url, i) => (reachable(i) ? status(url) : undefined)));
+  const statuses = await Promise.all(
+    clientUrls.map((url, i) => (reachable(i) ? status(url, tls) : undefined)),
+  );
   let best: MemberStatus | undefined;
   for (const [i, answer] of statuses.entries()) {
     if (answer === undefined) continue;
@@ -33,12 +36,14 @@ export async function findLeaderIndex(
   return index === -1 ? undefined : index;
 }
 
-async function status(clientUrl: string): Promise<MemberStatus | undefined> {
+// etcd 3.4 answers Status (like /health) without an auth token, so this works once auth is enabled too.
+async function status(clientUrl: string, tls: TlsMaterial | undefined): Promise<MemberStatus | undefined> {
   try {
     const reply = await requestJson(`${clientUrl}/v3/maintenance/status`, {
       method: 'POST',
       body: {},
       timeout: 1_000,
+      tls,
     });
     const body = reply.body as
       | { header?: { member_id?: string; raft_term?: string }; leader?: string }
@@ -51,15 +56,23 @@ async function status(clientUrl: string): Promise<MemberStatus | undefined> {
   }
 }
 
-/** Runs `etcdctl` with `ETCDCTL_API=3`, adding `--endpoints` unless `args` already has one. */
+/**
+ * Runs `etcdctl` with `ETCDCTL_API=3`, adding `--endpoints` and each of `defaultFlags` (`[name, value]`, such
+ * as `['--cacert', path]` or `['--user', 'root:pw']`) unless `args` already has that flag, so a caller can
+ * act as another user or present other certificates.
+ */
 export function runEtcdctl(
   bin: string,
   endpoints: readonly string[],
   args: readonly string[],
   timeout = 20_000,
+  defaultFlags: readonly (readonly [string, string])[] = [],
 ): Promise<EtcdctlResult> {
-  const hasEndpoints = args.some((arg) => arg === '--endpoints' || arg.startsWith('--endpoints='));
-  const fullArgs = hasEndpoints ? [...args] : [`--endpoints=${endpoints.join(',')}`, ...args];
+  const has = (flag: string) => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const added = [['--endpoints', endpoints.join(',')] as const, ...defaultFlags]
+    .filter(([flag]) => !has(flag))
+    .map(([flag, value]) => `${flag}=${value}`);
+  const fullArgs = [...added, ...args];
   return new Promise<EtcdctlResult>((resolve, reject) => {
     execFile(
       bin,

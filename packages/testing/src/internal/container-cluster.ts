@@ -65,6 +65,8 @@ export async function tryContainerCluster(nodes: number, timeout: number): Promi
     clientUrls,
     size: 1,
     dataDir: undefined,
+    tls: undefined,
+    rootUser: undefined,
     metricsUrl: () => `${clientUrls[0]}/metrics`,
     pid: () => undefined,
     kill: async () => unavailable('kill()'),

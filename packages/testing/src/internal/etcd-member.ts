@@ -5,6 +5,8 @@ import { trackChild } from './children.js';
 /** Everything needed to (re)start one member: its ports and directories never change across restarts. */
 export interface MemberSpec {
   readonly name: string;
+  /** `https` when the member serves clients over TLS. */
+  readonly clientScheme: 'http' | 'https';
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -29,7 +31,7 @@ export class EtcdMember {
   }
 
   get clientUrl(): string {
-    return `http://127.0.0.1:${this.spec.clientPort}`;
+    return `${this.spec.clientScheme}://127.0.0.1:${this.spec.clientPort}`;
   }
 
   get alive(): boolean {

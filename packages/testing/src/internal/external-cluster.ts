@@ -29,6 +29,8 @@ export function externalCluster(endpoints: readonly string[], etcdBin: string | 
     clientUrls,
     size: endpoints.length,
     dataDir: undefined,
+    tls: undefined,
+    rootUser: undefined,
     metricsUrl: (i = 0) => `${member(i)}/metrics`,
     pid: (i) => {
       member(i);

@@ -1,5 +1,13 @@
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+
+/** PEM material for talking to a TLS member: the CA to verify it, and a client pair when it demands mTLS. */
+export interface TlsMaterial {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
 
 /** The reply of {@link requestJson}: the status code and the parsed body (undefined when not JSON). */
 export interface JsonReply {
@@ -15,9 +23,17 @@ export interface JsonReply {
  */
 export function requestJson(
   url: string,
-  options: { readonly method?: 'GET' | 'POST'; readonly body?: unknown; readonly timeout?: number } = {},
+  options: {
+    readonly method?: 'GET' | 'POST';
+    readonly body?: unknown;
+    readonly timeout?: number;
+    /** Verify an `https://` member with this CA (and present this client pair). */
+    readonly tls?: TlsMaterial | undefined;
+  } = {},
 ): Promise<JsonReply> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const secure = url.startsWith('https:');
+  const request = secure ? httpsRequest : httpRequest;
   return new Promise<JsonReply>((resolve, reject) => {
     const req = request(
       url,
@@ -25,6 +41,15 @@ export function requestJson(
         method: options.method ?? 'GET',
         agent: false,
         headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+        // Never `rejectUnauthorized: false`: a health check that skipped verification would hide a broken
+        // certificate that every real client then trips over.
+        ...(secure && options.tls !== undefined
+          ? {
+              ca: options.tls.ca,
+              ...(options.tls.cert === undefined ? {} : { cert: options.tls.cert }),
+              ...(options.tls.key === undefined ? {} : { key: options.tls.key }),
+            }
+          : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -67,9 +92,13 @@ export function canConnect(port: number, timeout = 1_000): Promise<boolean> {
 }
 
 /** Resolves true when `<clientUrl>/health` answers `{"health":"true"}`, false on any other answer or error. */
-export async function isHealthy(clientUrl: string, timeout = 1_000): Promise<boolean> {
+export async function isHealthy(
+  clientUrl: string,
+  tls: TlsMaterial | undefined,
+  timeout = 1_000,
+): Promise<boolean> {
   try {
-    const reply = await requestJson(`${clientUrl}/health`, { timeout });
+    const reply = await requestJson(`${clientUrl}/health`, { timeout, tls });
     return reply.status === 200 && (reply.body as { health?: unknown } | undefined)?.health === 'true';
   } catch {
     return false;

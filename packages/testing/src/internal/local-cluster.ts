@@ -3,12 +3,20 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { EtcdCluster, EtcdctlOptions, EtcdctlResult, RestartOptions } from '../etcd-cluster.js';
+import type {
+  ClusterTls,
+  EtcdCluster,
+  EtcdctlOptions,
+  EtcdctlResult,
+  EtcdUser,
+  RestartOptions,
+} from '../etcd-cluster.js';
 import { freePorts } from '../free-port.js';
 import { trackDirectory, untrackDirectory } from './children.js';
 import { findLeaderIndex, runEtcdctl } from './cluster-queries.js';
+import { enableAuth, prepareTls, type TlsMode, type TlsSetup } from './cluster-security.js';
 import { EtcdMember, type MemberSpec } from './etcd-member.js';
-import { canConnect, isHealthy } from './http-json.js';
+import { PortTakenError, waitForMember } from './member-readiness.js';
 
 /** What {@link startLocalCluster} needs, with every default already applied. */
 export interface LocalClusterConfig {
@@ -19,6 +27,9 @@ export interface LocalClusterConfig {
   readonly extraArgs: readonly string[];
   readonly logDir: string | undefined;
   readonly timeout: number;
+  readonly tls: TlsMode;
+  /** Enable auth with this `root` password once the cluster is healthy. */
+  readonly rootPassword: string | undefined;
 }
 
 const START_ATTEMPTS = 3;
@@ -31,11 +42,17 @@ const START_ATTEMPTS = 3;
 export async function startLocalCluster(config: LocalClusterConfig): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     const root = await makeRoot();
-    const members = await planMembers(config, root);
+    let members: EtcdMember[] = [];
     try {
+      const tls = config.tls === false ? undefined : await prepareTls(config.tls, root);
+      members = await planMembers(config, root, tls);
       for (const member of members) member.spawn();
-      await Promise.all(members.map((member) => waitForMember(member, 'healthy', config.timeout)));
-      const cluster = new LocalCluster(config, root, members);
+      await Promise.all(
+        members.map((member) => waitForMember(member, 'healthy', config.timeout, tls?.material)),
+      );
+      const cluster = new LocalCluster(config, root, members, tls);
+      // Auth goes on after the cluster is healthy: users and roles are raft writes, which need a leader.
+      if (config.rootPassword !== undefined) await cluster.enableAuth(config.rootPassword);
       // Learn every member's raft id while all are up, so leaderIndex() can name a leader that later pauses.
       await cluster.leaderIndex();
       return cluster;
@@ -54,13 +71,24 @@ class LocalCluster implements EtcdCluster {
   readonly clientUrls: string[];
   readonly size: number;
   readonly dataDir: string;
+  readonly tls: ClusterTls | undefined;
+  rootUser: EtcdUser | undefined;
+  readonly #tls: TlsSetup | undefined;
   readonly #config: LocalClusterConfig;
   readonly #members: readonly EtcdMember[];
   readonly #memberIds: (string | undefined)[] = [];
   #stopping: Promise<void> | undefined;
 
-  constructor(config: LocalClusterConfig, root: string, members: readonly EtcdMember[]) {
+  constructor(
+    config: LocalClusterConfig,
+    root: string,
+    members: readonly EtcdMember[],
+    tls: TlsSetup | undefined,
+  ) {
     this.#config = config;
+    this.#tls = tls;
+    this.tls = tls?.files;
+    this.rootUser = undefined;
     this.#members = members;
     this.dataDir = root;
     this.size = members.length;
@@ -98,6 +126,7 @@ class LocalCluster implements EtcdCluster {
       member,
       options.waitHealthy === false ? 'listening' : 'healthy',
       options.timeout ?? 20_000,
+      this.#tls?.material,
     );
   }
 
@@ -111,10 +140,21 @@ class LocalCluster implements EtcdCluster {
 
   leaderIndex(): Promise<number | undefined> {
     // A paused member would only time out; skipping it keeps the answer fast and is what its peers report.
-    return findLeaderIndex(this.clientUrls, this.#memberIds, (i) => {
-      const member = this.#members[i];
-      return member?.alive === true && !member.paused;
-    });
+    return findLeaderIndex(
+      this.clientUrls,
+      this.#memberIds,
+      (i) => {
+        const member = this.#members[i];
+        return member?.alive === true && !member.paused;
+      },
+      this.#tls?.material,
+    );
+  }
+
+  /** Creates `root`, enables auth, and from then on runs etcdctl as root. */
+  async enableAuth(password: string): Promise<void> {
+    await enableAuth((args) => this.etcdctl(args), password);
+    this.rootUser = { username: 'root', password };
   }
 
   etcdctl(args: readonly string[], options: EtcdctlOptions = {}): Promise<EtcdctlResult> {
@@ -123,7 +163,13 @@ class LocalCluster implements EtcdCluster {
       throw new Error('etcdctl was not found next to etcd, in ETCDCTL_BIN or on PATH; install etcd-client');
     }
     const urls = options.member === undefined ? this.clientUrls : [this.#member(options.member).clientUrl];
-    return runEtcdctl(bin, urls, args, options.timeout);
+    const flags = [
+      ...(this.#tls?.etcdctlFlags ?? []),
+      ...(this.rootUser === undefined
+        ? []
+        : [['--user', `${this.rootUser.username}:${this.rootUser.password}`] as const]),
+    ];
+    return runEtcdctl(bin, urls, args, options.timeout, flags);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -144,10 +190,12 @@ class LocalCluster implements EtcdCluster {
   }
 }
 
-/** Raised when etcd could not bind a port that was free a moment before: the start is worth retrying. */
-class PortTakenError extends Error {}
-
-async function planMembers(config: LocalClusterConfig, root: string): Promise<EtcdMember[]> {
+async function planMembers(
+  config: LocalClusterConfig,
+  root: string,
+  tls: TlsSetup | undefined,
+): Promise<EtcdMember[]> {
+  const clientScheme = tls === undefined ? 'http' : 'https';
   const ports = await freePorts(config.nodes * 2);
   const token = `coordkit-${randomBytes(8).toString('hex')}`;
   const names = Array.from({ length: config.nodes }, (_, i) => `n${i}`);
@@ -155,7 +203,7 @@ async function planMembers(config: LocalClusterConfig, root: string): Promise<Et
   const initialCluster = names.map((name, i) => `${name}=${peerUrl(i)}`).join(',');
   if (config.logDir !== undefined) mkdirSync(config.logDir, { recursive: true });
   return names.map((name, i) => {
-    const clientUrl = `http://127.0.0.1:${ports[2 * i]}`;
+    const clientUrl = `${clientScheme}://127.0.0.1:${ports[2 * i]}`;
     const memberDir = join(root, name);
     mkdirSync(memberDir, { recursive: true });
     const dataDir = join(memberDir, 'data');
@@ -174,10 +222,12 @@ async function planMembers(config: LocalClusterConfig, root: string): Promise<Et
       ...['--logger', 'zap', '--log-level', 'warn'],
       // etcd's defaults (100 ms / 1 s) put the minimum useful lease TTL near 2 s; these make 1 s leases work.
       ...(config.fastTimings ? ['--heartbeat-interval', '50', '--election-timeout', '500'] : []),
+      ...(tls?.serverArgs ?? []),
       ...config.extraArgs,
     ];
     const spec: MemberSpec = {
       name,
+      clientScheme,
       clientPort: ports[2 * i]!,
       peerPort: ports[2 * i + 1]!,
       dataDir,
@@ -189,35 +239,6 @@ async function planMembers(config: LocalClusterConfig, root: string): Promise<Et
     };
     return new EtcdMember(config.etcdBin, spec);
   });
-}
-
-/**
- * Polls a freshly spawned member until it is healthy (or merely accepts connections) and fails fast, with
- * its log tail, when the process exits instead.
- */
-async function waitForMember(
-  member: EtcdMember,
-  until: 'healthy' | 'listening',
-  timeout: number,
-): Promise<void> {
-  const deadline = performance.now() + timeout;
-  for (;;) {
-    if (!member.alive) {
-      const tail = member.logTail();
-      const message = `etcd member ${member.spec.name} (${member.clientUrl}) exited while starting; log ${member.spec.logFile}:\n${tail}`;
-      throw /address already in use/i.test(tail) ? new PortTakenError(message) : new Error(message);
-    }
-    const ready =
-      until === 'healthy' ? await isHealthy(member.clientUrl) : await canConnect(member.spec.clientPort);
-    if (ready) return;
-    if (performance.now() > deadline) {
-      throw new Error(
-        `etcd member ${member.spec.name} (${member.clientUrl}) was not ${until} after ${timeout} ms; ` +
-          `log ${member.spec.logFile}:\n${member.logTail()}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function makeRoot(): Promise<string> {
