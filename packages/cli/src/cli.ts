@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CoordError } from '@coordkit/core';
+import { configCommand } from './commands/config.js';
 import { counterCommand } from './commands/counter.js';
 import { electCommand } from './commands/elect.js';
 import { lockCommand } from './commands/lock.js';
@@ -101,6 +102,8 @@ export async function run(argv: readonly string[], io: Io = defaultIo, signal?: 
         return await lockCommand(ctx, rest, command, grace);
       case 'elect':
         return await electCommand(ctx, rest, command, grace, values.observe);
+      case 'config':
+        return await configCommand(ctx, rest);
       case 'counter':
         return await counterCommand(ctx, rest);
       default:
