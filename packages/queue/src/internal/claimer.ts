@@ -1,0 +1,188 @@
+import {
+  idempotent,
+  type KeyValue,
+  ops,
+  rangeRequest,
+  type Session,
+  toBigInt,
+  toKeyValue,
+} from '@coordkit/core';
+import { nanoid } from 'nanoid';
+import type { QueueLayout } from './layout.js';
+import { decode, encode, type IndexEntry, type InflightRecord, type JobRecord } from './records.js';
+import { guardedWrite } from './retry.js';
+
+/** How many ready keys a consumer reads ahead; a claim picks among the first `spread` of them. */
+export const READ_AHEAD = 16;
+
+type TxnResponse = Awaited<ReturnType<Session['client']['kv']['txn']>>;
+
+interface Candidate {
+  readonly key: string;
+  readonly createRevision: bigint;
+  readonly entry: IndexEntry;
+}
+
+/** A delivery this consumer now holds. */
+export interface Claimed {
+  readonly record: InflightRecord;
+  /** `undefined` if the job record was deleted behind the queue's back. */
+  readonly job: JobRecord | undefined;
+  readonly claimKey: string;
+  /** Create revision of the claim key: what ack and nack compare against. */
+  readonly claimRevision: bigint;
+}
+
+/** The outcome of one claim attempt: a job, or "nothing ready as of `revision`". */
+export type ClaimResult =
+  | { readonly claimed: Claimed }
+  | { readonly claimed?: undefined; readonly revision: bigint };
+
+/**
+ * Takes jobs off the ready index. Each claim is one transaction that moves the job from its ready
+ * key to an inflight record plus a claim under the session lease, guarded by the ready key being
+ * unchanged (so two consumers never both get it) and by no key having appeared ahead of it since it
+ * was read (so a lone consumer gets exactly the head). Both branches of the transaction re-read the
+ * first {@link READ_AHEAD} ready keys, so a consumer under load needs one transaction per job.
+ * A consumer picks the head when uncontended and a random one of the first `spread` candidates
+ * after collisions, so many consumers do not all fight over the head.
+ */
+export class Claimer {
+  readonly #session: Session;
+  readonly #layout: QueueLayout;
+  readonly #visibilityTimeout: number;
+  #candidates: Candidate[] = [];
+  #readRevision = 0n;
+  #known = false;
+  #spread = 1;
+  readonly #busy = new Set<string>();
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(session: Session, layout: QueueLayout, visibilityTimeout: number) {
+    this.#session = session;
+    this.#layout = layout;
+    this.#visibilityTimeout = visibilityTimeout;
+  }
+
+  /** Claims one ready job, or reports that none was claimable at some revision. */
+  async tryClaim(signal?: AbortSignal): Promise<ClaimResult> {
+    if (!this.#known) await this.#refresh(signal);
+    for (;;) {
+      signal?.throwIfAborted();
+      const candidate = this.#pick();
+      if (!candidate) {
+        // Every candidate is being claimed by another call of this process: see how those end.
+        if (this.#pending.size > 0) {
+          await Promise.race(this.#pending);
+          continue;
+        }
+        return { revision: this.#readRevision };
+      }
+      this.#busy.add(candidate.key);
+      const attempt = this.#claim(candidate, signal);
+      this.#pending.add(attempt);
+      try {
+        const claimed = await attempt;
+        if (claimed) {
+          this.#spread = Math.max(1, this.#spread - 1);
+          return { claimed };
+        }
+        this.#spread = Math.min(READ_AHEAD, this.#spread * 2);
+      } finally {
+        this.#busy.delete(candidate.key);
+        this.#pending.delete(attempt);
+      }
+    }
+  }
+
+  /** Forgets the cached view of the ready index (read again on the next claim). */
+  invalidate(): void {
+    this.#known = false;
+  }
+
+  #pick(): Candidate | undefined {
+    const head = this.#candidates[0];
+    if (!head) return undefined;
+    // Only the best priority present is eligible: a lower priority never overtakes a ready higher one.
+    const band = head.key.slice(0, this.#layout.ready.length + 5);
+    const eligible = this.#candidates.filter((c) => c.key.startsWith(band) && !this.#busy.has(c.key));
+    const window = Math.min(this.#spread, eligible.length);
+    return eligible[Math.floor(Math.random() * window)];
+  }
+
+  async #refresh(signal?: AbortSignal): Promise<void> {
+    const response = await idempotent(
+      `queue "${this.#layout.root}": read ready jobs`,
+      () => this.#session.client.kv.range(rangeRequest(this.#layout.ready, { limit: READ_AHEAD })),
+      signal,
+    );
+    this.#remember(toBigInt(response.header.revision), response.kvs.map(toKeyValue));
+  }
+
+  #remember(revision: bigint, kvs: readonly KeyValue[]): void {
+    if (revision < this.#readRevision) return;
+    this.#readRevision = revision;
+    this.#known = true;
+    this.#candidates = kvs.map((kv) => ({
+      key: kv.key,
+      createRevision: kv.createRevision,
+      entry: decode<IndexEntry>(kv.value, kv.key),
+    }));
+  }
+
+  async #claim(candidate: Candidate, signal?: AbortSignal): Promise<Claimed | undefined> {
+    const { entry } = candidate;
+    const layout = this.#layout;
+    const claimKey = layout.claim(entry.id);
+    const jobKey = layout.job(entry.id);
+    const record: InflightRecord = {
+      ...entry,
+      attempt: entry.attempt + 1,
+      consumer: this.#session.leaseIdHex,
+      token: nanoid(),
+      deadline: Date.now() + this.#visibilityTimeout,
+    };
+    const claimValue = encode({
+      consumer: record.consumer,
+      attempt: record.attempt,
+      token: record.token,
+      deadline: record.deadline,
+    });
+    const readAhead = ops.range(layout.ready, { limit: READ_AHEAD });
+    const seenAt = this.#readRevision;
+    const response: TxnResponse = await guardedWrite(
+      `queue "${layout.root}": claim job ${entry.id}`,
+      () =>
+        this.#session.client.kv.txn({
+          compare: [
+            ops.createRevisionIs(candidate.key, candidate.createRevision),
+            ops.modRevisionBelow(layout.ready, seenAt + 1n, Buffer.from(candidate.key)),
+          ],
+          success: [
+            ops.delete(candidate.key),
+            ops.put(layout.inflightRecord(entry.id), encode(record)),
+            ops.put(claimKey, claimValue, this.#session.leaseId),
+            ops.get(jobKey),
+            readAhead,
+          ],
+          failure: [readAhead, ops.get(claimKey), ops.get(jobKey)],
+        }),
+      signal,
+      candidate.key,
+    );
+    const revision = toBigInt(response.header.revision);
+    const kvsAt = (i: number) => (response.responses[i]?.response_range?.kvs ?? []).map(toKeyValue);
+    const [aheadAt, claimAt, jobAt] = response.succeeded ? [4, 2, 3] : [0, 1, 2];
+    this.#remember(revision, kvsAt(aheadAt));
+    const claim = response.succeeded ? undefined : kvsAt(claimAt)[0];
+    if (!response.succeeded) {
+      // A retried claim whose first attempt applied finds its own token: the job is ours after all.
+      if (!claim || decode<{ token?: string }>(claim.value, claimKey).token !== record.token)
+        return undefined;
+    }
+    const jobKv = kvsAt(jobAt)[0];
+    const job = jobKv ? decode<JobRecord>(jobKv.value, jobKey) : undefined;
+    // The put's revision is the txn's revision; a failure branch found the claim itself.
+    return { record, job, claimKey, claimRevision: claim?.createRevision ?? revision };
+  }
+}
