@@ -9,7 +9,7 @@ export {
 } from './errors.js';
 export { idempotent, writeOnce } from './internal/rpc.js';
 export { toCoordError } from './internal/etcd-errors.js';
-export { monotonicNow } from './internal/clock.js';
+export { backoffDelay, monotonicNow, sleep } from './internal/clock.js';
 export { MAX_NAME_LENGTH, prefixRangeEnd, validateName } from './keys.js';
 export { type RangeSnapshot, type RawRange, readPrefix, readRange } from './read.js';
 export { leaseIdToHex, toBigInt, toWire } from './revision.js';

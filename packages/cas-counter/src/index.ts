@@ -1,0 +1,15 @@
+/**
+ * An exact, shardable counter on etcd, and the optimistic read-modify-write helper it is built on.
+ * @packageDocumentation
+ */
+export { CasCounter } from './cas-counter.js';
+export { ContentionBackoff } from './contention-backoff.js';
+export type { CasCounterOptions, CompareAndSetResult, CounterCallOptions } from './options.js';
+export {
+  type KnownState,
+  type MarkerOptions,
+  type UpdateOptions,
+  type UpdateResult,
+  type Updater,
+  update,
+} from './update.js';
