@@ -46,6 +46,12 @@ export class CasCounter implements AsyncDisposable {
   /** How contended each key has been for this instance, so winners yield too. */
   readonly #contention = new Map<string, ContentionBackoff>();
   #closed = false;
+  /**
+   * The shard this instance adds to. Sticky, so that its last known mod revision stays valid and the
+   * first compare usually succeeds; moved to another random shard only after a conflict, so that
+   * contending instances spread out over the shards instead of colliding on random picks.
+   */
+  #shard = 0;
 
   /** Validates the options; writes nothing (the marker lease is granted at the first update). */
   constructor(client: Etcd3, name: string, options: CasCounterOptions = {}) {
@@ -72,6 +78,7 @@ export class CasCounter implements AsyncDisposable {
     );
     this.shards = shards;
     this.#client = client;
+    this.#shard = randomInt(shards);
     this.#maxRetries = maxRetries;
     this.#timeout = timeout;
     this.#ownLease = options.session ? undefined : new MarkerLease(client, markerTtl, this.#what('markers'));
@@ -124,7 +131,7 @@ export class CasCounter implements AsyncDisposable {
     assertArgument(typeof delta === 'bigint', 'delta', 'a bigint');
     this.#assertOpen();
     const sharded = this.shards > 1;
-    const key = sharded ? `${this.#shardPrefix()}${randomInt(this.shards)}` : this.#valueKey();
+    const key = sharded ? `${this.#shardPrefix()}${this.#shard}` : this.#valueKey();
     const result = await update(
       this.#client,
       key,
@@ -142,6 +149,7 @@ export class CasCounter implements AsyncDisposable {
     );
     this.#known.set(key, result.state);
     if (!sharded) return decodeCount(result.value, key);
+    if (result.attempts > 1) this.#shard = randomInt(this.shards);
     return this.#sumShards(result.alsoRead[0]);
   }
 

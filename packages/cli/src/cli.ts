@@ -4,6 +4,7 @@ import { configCommand } from './commands/config.js';
 import { counterCommand } from './commands/counter.js';
 import { electCommand } from './commands/elect.js';
 import { lockCommand } from './commands/lock.js';
+import { queueCommand } from './commands/queue.js';
 import { CommandContext, type GlobalFlags, type Io } from './internal/context.js';
 import { ExitCodes } from './internal/exit-codes.js';
 import { UsageError } from './internal/usage-error.js';
@@ -104,6 +105,8 @@ export async function run(argv: readonly string[], io: Io = defaultIo, signal?: 
         return await electCommand(ctx, rest, command, grace, values.observe);
       case 'config':
         return await configCommand(ctx, rest);
+      case 'queue':
+        return await queueCommand(ctx, rest, { priority: values.priority, delay: values.delay, id: values.id });
       case 'counter':
         return await counterCommand(ctx, rest);
       default:
