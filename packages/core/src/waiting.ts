@@ -127,8 +127,9 @@ async function readQueueState(
         compare: [],
         success: [
           ops.get(key),
+          // etcd 3.4 ignores max_create_revision on a count_only range, so count the keys themselves.
           options.countAhead
-            ? ops.range(predecessorPrefix, { countOnly: true, maxCreateRevision: before })
+            ? ops.range(predecessorPrefix, { keysOnly: true, maxCreateRevision: before })
             : ops.range(predecessorPrefix, { order: 'newest-first', limit: 1, maxCreateRevision: before, keysOnly: true }),
         ],
         failure: [],
@@ -143,7 +144,7 @@ async function readQueueState(
   return {
     revision: toBigInt(response.header.revision),
     predecessor: options.countAhead ? undefined : lastBefore(response, 1, key, createRevision),
-    ahead: options.countAhead ? Number(response.responses[1]?.response_range?.count ?? 0) : 0,
+    ahead: options.countAhead ? (response.responses[1]?.response_range?.kvs.length ?? 0) : 0,
   };
 }
 
@@ -160,31 +161,37 @@ function lostWhileWaiting(session: Session, what: string, key: string): CoordErr
  * watches the key just ahead "from now" (a synced watch: no catch-up delay), then confirms with a
  * read that it still stands, so a delete between the read and the watch cannot be missed and a
  * re-created key with the same name is not mistaken for it. Wakes by push only.
- * Rejects with the signal's reason when `signal` aborts, and `SESSION_EXPIRED` if the waiter's own key goes.
+ * Resolves with the revision of the read that found nothing ahead and the waiter's key still in place
+ * (the point from which a holder watches its own key). Rejects with the signal's reason when
+ * `signal` aborts, and `SESSION_EXPIRED` if the waiter's own key goes.
  */
 export async function waitForPredecessors(
   session: Session,
   ticket: QueueTicket,
   options: { readonly predecessorPrefix: string; readonly what: string; readonly signal: AbortSignal },
-): Promise<void> {
+): Promise<bigint> {
   let ahead = ticket.predecessor;
+  let confirmedAt = ticket.revision;
   while (ahead) {
     const pending = watch(session.client, { key: ahead.key }, { signal: options.signal });
     try {
       await raceSignal(pending.created(), options.signal);
       const state = await readQueueState(session, ticket.key, ticket.createRevision, options.predecessorPrefix, options);
-      if (!state.predecessor) return;
+      confirmedAt = state.revision;
+      if (!state.predecessor) return confirmedAt;
       if (state.predecessor.key !== ahead.key || state.predecessor.createRevision !== ahead.createRevision) {
         ahead = state.predecessor;
         continue;
       }
       await raceSignal(waitForDelete(pending), options.signal);
       const after = await readQueueState(session, ticket.key, ticket.createRevision, options.predecessorPrefix, options);
+      confirmedAt = after.revision;
       ahead = after.predecessor;
     } finally {
       pending.close();
     }
   }
+  return confirmedAt;
 }
 
 async function waitForDelete(pending: AsyncIterable<{ events: readonly { type: string }[] }>): Promise<void> {
@@ -197,14 +204,15 @@ async function waitForDelete(pending: AsyncIterable<{ events: readonly { type: s
 /**
  * Waits until fewer than `limit` keys under `prefix` are older than the ticket's key (semaphore).
  * One prefix watch "from now" with previous values, then one count read: each later delete of an
- * older key lowers the count locally, so a release costs waiters no request at all.
+ * older key lowers the count locally, so a release costs waiters no request at all. Resolves with
+ * the revision at which the count fell below the limit.
  */
 export async function waitForFewerAhead(
   session: Session,
   ticket: QueueTicket,
   options: { readonly prefix: string; readonly limit: number; readonly what: string; readonly signal: AbortSignal },
-): Promise<void> {
-  if (ticket.ahead < options.limit) return;
+): Promise<bigint> {
+  if (ticket.ahead < options.limit) return ticket.revision;
   const pending = watch(session.client, { prefix: options.prefix }, { signal: options.signal, prevKv: true });
   try {
     await raceSignal(pending.created(), options.signal);
@@ -213,8 +221,9 @@ export async function waitForFewerAhead(
       countAhead: true,
     });
     let ahead = state.ahead;
-    if (ahead < options.limit) return;
-    const done = (async () => {
+    if (ahead < options.limit) return state.revision;
+    // Every event after the count read is applied to the count; my key's own delete means it is lost.
+    const done = (async (): Promise<bigint> => {
       for await (const batch of pending) {
         if (batch.revision <= state.revision) continue;
         for (const event of batch.events) {
@@ -222,10 +231,11 @@ export async function waitForFewerAhead(
           if (event.key === ticket.key) throw lostWhileWaiting(session, options.what, ticket.key);
           if (event.prev && event.prev.createRevision < ticket.createRevision) ahead--;
         }
-        if (ahead < options.limit) return;
+        if (ahead < options.limit) return batch.revision;
       }
+      throw new CoordError(ErrorCodes.CLOSED, `${options.what}: watch ended while waiting for a permit`);
     })();
-    await raceSignal(done, options.signal);
+    return await raceSignal(done, options.signal);
   } finally {
     pending.close();
   }

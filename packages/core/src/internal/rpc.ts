@@ -7,12 +7,15 @@ const READ_RETRY_BUDGET_MS = 10_000;
 /**
  * Runs an idempotent request (a read, or a write that is safe to repeat, such as a guarded
  * delete), retrying transient failures with jittered backoff; each retry may land on another member.
+ * With `kind: 'write'`, a failure after the retries is reported `UNKNOWN_OUTCOME` when the last
+ * attempt may have applied (the caller learns the write might have landed), not `UNAVAILABLE`.
  */
 export async function idempotent<T>(
   what: string,
   request: () => Promise<T>,
   signal?: AbortSignal,
   key?: string,
+  kind: 'read' | 'write' = 'read',
 ): Promise<T> {
   const giveUpAt = monotonicNow() + READ_RETRY_BUDGET_MS;
   for (let attempt = 0; ; attempt++) {
@@ -20,7 +23,7 @@ export async function idempotent<T>(
       return await request();
     } catch (err) {
       if (!isTransient(err) || monotonicNow() > giveUpAt || signal?.aborted) {
-        throw toCoordError(err, what, false, key);
+        throw toCoordError(err, what, kind === 'write', key);
       }
     }
     await sleep(backoffDelay(attempt), signal);

@@ -1,0 +1,161 @@
+import {
+  CoordError,
+  ErrorCodes,
+  idempotent,
+  joinQueue,
+  leaveQueue,
+  ops,
+  type QueueTicket,
+  requestTimeoutOf,
+  type Session,
+  toBigInt,
+  waitForPredecessors,
+} from '@coordkit/core';
+
+/** One campaign: a candidate key under a session, in an election's key prefix. */
+export interface CampaignRequest {
+  readonly session: Session;
+  /** `<name>/<lease id in hex>`. */
+  readonly key: string;
+  /** `<name>/`: every key under it is a candidate, the oldest leads. */
+  readonly prefix: string;
+  readonly value: string;
+  /** Names the election in messages. */
+  readonly what: string;
+}
+
+/** A won campaign: the key's create revision and the revision it was confirmed leader at. */
+export interface Elected {
+  readonly fencingToken: bigint;
+  readonly confirmedAt: bigint;
+}
+
+/**
+ * Runs etcd's Go `Election.Campaign` on core's waiting engine: create the key under the lease and read
+ * the candidate just ahead in one transaction; a key that already existed (a restarted process
+ * resuming its lease) keeps its place in line and gets the new value proclaimed, so it reclaims
+ * leadership instead of queueing behind itself; then wait, by push, until no older candidate is left.
+ * On abort, timeout, session loss or any failure the key is deleted before the promise rejects (with
+ * `signal.reason` when the signal aborted, else the error), so no candidate waits on a dead campaign.
+ */
+export async function runCampaign(request: CampaignRequest, signal: AbortSignal): Promise<Elected> {
+  const { session, key, prefix, what } = request;
+  signal.throwIfAborted();
+  let ticket: QueueTicket;
+  try {
+    ticket = await joinQueue(session, { key, value: request.value, predecessorPrefix: prefix, what, signal });
+  } catch (err) {
+    // A create whose reply was lost may still have landed: remove it, or it would block everyone behind it.
+    await removeStrandedKey(session, key, what);
+    throw signal.aborted ? signal.reason : err;
+  }
+  try {
+    if (ticket.existed && ticket.value.toString('utf8') !== request.value) {
+      await proclaimExisting(session, ticket, request.value, what, signal);
+    }
+    if (!ticket.predecessor) {
+      assertStillAlive(session, signal);
+      return { fencingToken: ticket.createRevision, confirmedAt: ticket.revision };
+    }
+    await waitForPredecessors(session, ticket, { predecessorPrefix: prefix, what, signal });
+    const confirmedAt = await confirmStillCandidate(session, ticket, what, signal);
+    assertStillAlive(session, signal);
+    return { fencingToken: ticket.createRevision, confirmedAt };
+  } catch (err) {
+    await abandon(session, ticket, what);
+    throw signal.aborted ? signal.reason : err;
+  }
+}
+
+/**
+ * A reply can arrive after the lease's deadline passed while this process was paused: checking the
+ * monotonic deadline means leadership is never handed out on a lease not provably alive (F14).
+ */
+function assertStillAlive(session: Session, signal: AbortSignal): void {
+  if (!session.isAlive()) throw session.signal.reason;
+  signal.throwIfAborted();
+}
+
+/** Puts the new value on a resumed key, guarded by its create revision (safe to repeat). */
+async function proclaimExisting(
+  session: Session,
+  ticket: QueueTicket,
+  value: string,
+  what: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const response = await idempotent(
+    `${what}: proclaim on resume`,
+    () =>
+      session.client.kv.txn({
+        compare: [ops.createRevisionIs(ticket.key, ticket.createRevision)],
+        success: [ops.put(ticket.key, value, session.leaseId)],
+        failure: [],
+      }),
+    signal,
+    ticket.key,
+  );
+  if (!response.succeeded) throw keyGone(session, ticket.key, what);
+}
+
+/**
+ * Reads back, after the wait, that my key still stands with my create revision, and returns the read's
+ * revision: the own-key watch starts right after it, so it never needs history from the whole wait
+ * (which compaction may have removed).
+ */
+async function confirmStillCandidate(
+  session: Session,
+  ticket: QueueTicket,
+  what: string,
+  signal: AbortSignal,
+): Promise<bigint> {
+  const response = await idempotent(
+    `${what}: confirm`,
+    () => session.client.kv.range({ key: Buffer.from(ticket.key) }),
+    signal,
+    ticket.key,
+  );
+  const mine = response.kvs[0];
+  if (!mine || toBigInt(mine.create_revision) !== ticket.createRevision)
+    throw keyGone(session, ticket.key, what);
+  return toBigInt(response.header.revision);
+}
+
+function keyGone(session: Session, key: string, what: string): CoordError {
+  const reason = session.signal.reason;
+  if (reason instanceof CoordError) return reason;
+  return new CoordError(
+    ErrorCodes.SESSION_EXPIRED,
+    `${what}: my key ${key} is gone (session expired or revoked)`,
+    {
+      key,
+    },
+  );
+}
+
+/** Deletes the candidate key (guarded by its create revision). On a lost session the lease takes it: do not wait. */
+async function abandon(session: Session, ticket: QueueTicket, what: string): Promise<void> {
+  const leaving = leaveQueue(session, ticket.key, ticket.createRevision, what).then(
+    () => undefined,
+    () => undefined, // Best effort: the lease bounds how long a stranded key can block others.
+  );
+  if (!session.signal.aborted) await leaving;
+}
+
+async function removeStrandedKey(session: Session, key: string, what: string): Promise<void> {
+  if (session.signal.aborted) return;
+  try {
+    const response = await idempotent(
+      `${what}: clean up`,
+      () => session.client.kv.range({ key: Buffer.from(key) }),
+      AbortSignal.timeout(requestTimeoutOf(session.client)),
+      key,
+    );
+    const stranded = response.kvs[0];
+    if (stranded && String(stranded.lease) === session.leaseId) {
+      await leaveQueue(session, key, toBigInt(stranded.create_revision), what);
+    }
+  } catch {
+    // Best effort, as above.
+  }
+}

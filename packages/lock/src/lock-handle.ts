@@ -1,0 +1,128 @@
+import { CoordError, ErrorCodes, leaveQueue, type Session, watchOwnKey } from '@coordkit/core';
+import type { ComparatorBuilder } from 'etcd3';
+
+/** What a {@link LockHandle} is built from; produced by the lock engine, not by users. */
+export interface LockGrant {
+  readonly session: Session;
+  /** The owner key in etcd. */
+  readonly key: string;
+  /** The owner key's create revision. */
+  readonly fencingToken: bigint;
+  /** A revision at which the key was read back as still standing: the own-key watch starts after it. */
+  readonly confirmedAt: bigint;
+  /** Names the primitive in messages, e.g. `mutex "jobs"`. */
+  readonly what: string;
+  /** Runs once, after the key is released (frees the in-process queue of a Mutex). */
+  readonly onReleased?: () => void;
+}
+
+/**
+ * Proof of holding a Mutex, a Semaphore permit or an RWLock side: the owner key, its fencing token,
+ * and a signal that aborts as soon as ownership is lost.
+ *
+ * Loss: `signal` aborts with the session's reason (`SESSION_EXPIRED` / `SESSION_CLOSED`) when the
+ * session's lease is lost, or with `LOCK_LOST` when the owner key is deleted (an operator, a
+ * `etcdctl del`); a deadline-based session loss is declared no later than the lease could have
+ * expired on the server. Because a holder can always be paused past that point, protect the
+ * resource itself: commit writes through {@link LockHandle.txn}, or hand {@link LockHandle.fencingToken}
+ * to the resource.
+ *
+ * Release: {@link LockHandle.release} is idempotent and never throws; it also aborts `signal` (reason
+ * `CLOSED`), so work tied to the handle stops.
+ */
+export class LockHandle implements AsyncDisposable {
+  /** The owner key in etcd (the Go concurrency layout for a Mutex: `<name>/<lease id in hex>`). */
+  readonly key: string;
+  /**
+   * The owner key's create revision: strictly increasing across grants of one lock name, so a
+   * resource that remembers the highest token seen can refuse a stale holder.
+   */
+  readonly fencingToken: bigint;
+  readonly #session: Session;
+  readonly #what: string;
+  readonly #controller = new AbortController();
+  readonly #stopOwnKeyWatch: () => void;
+  readonly #onSessionLost: () => void;
+  readonly #onReleased: (() => void) | undefined;
+  #releasing: Promise<void> | undefined;
+
+  /** @internal Built by `Mutex`, `Semaphore` and `RWLock` once the grant is confirmed. */
+  constructor(grant: LockGrant) {
+    this.key = grant.key;
+    this.fencingToken = grant.fencingToken;
+    this.#session = grant.session;
+    this.#what = grant.what;
+    this.#onReleased = grant.onReleased;
+    this.#onSessionLost = () => this.#lose(this.#session.signal.reason);
+    this.#session.signal.addEventListener('abort', this.#onSessionLost, { once: true });
+    // Watching from just after the confirming read: no delete of the key can fall in between.
+    this.#stopOwnKeyWatch = watchOwnKey(grant.session, grant.key, grant.confirmedAt + 1n, (why) =>
+      this.#lose(
+        new CoordError(ErrorCodes.LOCK_LOST, `${grant.what}: lock lost (${why})`, { key: grant.key }),
+      ),
+    );
+    if (this.#session.signal.aborted) this.#onSessionLost();
+  }
+
+  /**
+   * Aborted as soon as ownership is lost (reason: the session's `SESSION_EXPIRED`/`SESSION_CLOSED`,
+   * or `LOCK_LOST` when the key was deleted), or once released (reason: `CLOSED`). Never un-aborts.
+   */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /**
+   * Whether the lock is provably still held right now: not released, not lost, and the session's
+   * lease certainly alive on the server (checked against its monotonic deadline, not only on timers).
+   */
+  isHeld(): boolean {
+    // isAlive() first: a passed deadline aborts the session, and through it this handle, synchronously.
+    return this.#session.isAlive() && !this.#controller.signal.aborted;
+  }
+
+  /**
+   * Starts an etcd3 transaction that already carries the ownership compare (the owner key still has
+   * this create revision): a write committed through it cannot land once the lock is lost, even by a
+   * holder that was paused and has not yet noticed. Add compares with `.and(...)`, then
+   * `.then(...).else(...).commit()`; `succeeded: false` means the lock (or one of your compares) failed.
+   */
+  txn(): ComparatorBuilder {
+    return this.#session.client.if(this.key, 'Create', '==', this.fencingToken.toString());
+  }
+
+  /**
+   * Releases the lock: deletes the owner key only while it still has this handle's create revision,
+   * so a late or repeated release can never delete a newer holder's key. Idempotent; never throws.
+   * When the session is already lost, the delete is sent in the background (the lease takes the key
+   * with it anyway) so that release does not wait on an unreachable etcd.
+   */
+  release(): Promise<void> {
+    this.#releasing ??= this.#release();
+    return this.#releasing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  async #release(): Promise<void> {
+    this.#lose(new CoordError(ErrorCodes.CLOSED, `${this.#what}: released`, { key: this.key }));
+    const deleting = leaveQueue(this.#session, this.key, this.fencingToken, this.#what).then(
+      () => undefined,
+      () => undefined, // Best effort by contract: the lease bounds how long a stranded key can block others.
+    );
+    if (this.#session.signal.aborted) {
+      this.#onReleased?.();
+      return;
+    }
+    await deleting;
+    this.#onReleased?.();
+  }
+
+  #lose(reason: unknown): void {
+    this.#stopOwnKeyWatch?.();
+    this.#session.signal.removeEventListener('abort', this.#onSessionLost);
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+}
