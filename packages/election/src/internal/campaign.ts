@@ -57,8 +57,13 @@ export async function runCampaign(request: CampaignRequest, signal: AbortSignal)
       assertStillAlive(session, signal);
       return { fencingToken: ticket.createRevision, confirmedAt: ticket.revision };
     }
-    await waitForPredecessors(session, ticket, { predecessorPrefix: prefix, what, signal });
-    const confirmedAt = await confirmStillCandidate(session, ticket, what, signal);
+    // The wait ends with a read that found my key in place and nothing ahead: the own-key watch of the
+    // leadership starts right after it, so it never needs history from the whole wait.
+    const confirmedAt = await waitForPredecessors(session, ticket, {
+      predecessorPrefix: prefix,
+      what,
+      signal,
+    });
     assertStillAlive(session, signal);
     return { fencingToken: ticket.createRevision, confirmedAt };
   } catch (err) {
@@ -96,29 +101,6 @@ async function proclaimExisting(
     ticket.key,
   );
   if (!response.succeeded) throw keyGone(session, ticket.key, what);
-}
-
-/**
- * Reads back, after the wait, that my key still stands with my create revision, and returns the read's
- * revision: the own-key watch starts right after it, so it never needs history from the whole wait
- * (which compaction may have removed).
- */
-async function confirmStillCandidate(
-  session: Session,
-  ticket: QueueTicket,
-  what: string,
-  signal: AbortSignal,
-): Promise<bigint> {
-  const response = await idempotent(
-    `${what}: confirm`,
-    () => session.client.kv.range({ key: Buffer.from(ticket.key) }),
-    signal,
-    ticket.key,
-  );
-  const mine = response.kvs[0];
-  if (!mine || toBigInt(mine.create_revision) !== ticket.createRevision)
-    throw keyGone(session, ticket.key, what);
-  return toBigInt(response.header.revision);
 }
 
 function keyGone(session: Session, key: string, what: string): CoordError {
