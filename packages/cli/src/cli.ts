@@ -4,7 +4,10 @@ import { configCommand } from './commands/config.js';
 import { counterCommand } from './commands/counter.js';
 import { electCommand } from './commands/elect.js';
 import { lockCommand } from './commands/lock.js';
+import { pubCommand, subCommand } from './commands/pubsub.js';
 import { queueCommand } from './commands/queue.js';
+import { servicesCommand } from './commands/services.js';
+import { statusCommand } from './commands/status.js';
 import { CommandContext, type GlobalFlags, type Io } from './internal/context.js';
 import { ExitCodes } from './internal/exit-codes.js';
 import { UsageError } from './internal/usage-error.js';
@@ -66,7 +69,11 @@ const defaultIo: Io = { out: (line) => console.log(line), err: (line) => console
  * Runs one `coord` command line and resolves with its exit code. Errors become one line on stderr
  * with the CoordError code, never a stack trace.
  */
-export async function run(argv: readonly string[], io: Io = defaultIo, signal?: AbortSignal): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  io: Io = defaultIo,
+  signal?: AbortSignal,
+): Promise<number> {
   const separator = argv.indexOf('--');
   const own = separator === -1 ? argv : argv.slice(0, separator);
   const command = separator === -1 ? [] : argv.slice(separator + 1);
@@ -106,9 +113,21 @@ export async function run(argv: readonly string[], io: Io = defaultIo, signal?: 
       case 'config':
         return await configCommand(ctx, rest);
       case 'queue':
-        return await queueCommand(ctx, rest, { priority: values.priority, delay: values.delay, id: values.id });
+        return await queueCommand(ctx, rest, {
+          priority: values.priority,
+          delay: values.delay,
+          id: values.id,
+        });
       case 'counter':
         return await counterCommand(ctx, rest);
+      case 'pub':
+        return await pubCommand(ctx, rest);
+      case 'sub':
+        return await subCommand(ctx, rest, values.from);
+      case 'services':
+        return await servicesCommand(ctx, rest, values.prefix);
+      case 'status':
+        return await statusCommand(ctx, values.prefix);
       default:
         throw new UsageError(`unknown command "${name}"`);
     }

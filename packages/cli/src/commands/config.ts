@@ -39,7 +39,9 @@ export async function configCommand(ctx: CommandContext, args: readonly string[]
   switch (action) {
     case 'get': {
       await using config = await ConfigWatch.open<Record<string, unknown>>(ctx.client, prefix);
-      ctx.print({ revision: config.revision, value: config.value }, () => JSON.stringify(config.value, null, 2));
+      ctx.print({ revision: config.revision, value: config.value }, () =>
+        JSON.stringify(config.value, null, 2),
+      );
       return ExitCodes.OK;
     }
     case 'export': {
@@ -64,11 +66,18 @@ export async function configCommand(ctx: CommandContext, args: readonly string[]
     case 'watch': {
       await using config = await ConfigWatch.open<Record<string, unknown>>(ctx.client, prefix, {
         signal: ctx.signal,
-        onError: (report) => ctx.io.err(`coord: invalid config at revision ${report.revision}: ${report.error.message}`),
+        onError: (report) =>
+          ctx.io.err(`coord: invalid config at revision ${report.revision}: ${report.error.message}`),
       });
-      ctx.print({ revision: config.revision, value: config.value }, () => `${config.revision}: ${JSON.stringify(config.value)}`);
+      ctx.print(
+        { revision: config.revision, value: config.value },
+        () => `${config.revision}: ${JSON.stringify(config.value)}`,
+      );
       for await (const change of config.changes()) {
-        ctx.print(change, () => `${change.revision}: ${change.changed.join(', ')} -> ${JSON.stringify(change.value)}`);
+        ctx.print(
+          change,
+          () => `${change.revision}: ${change.changed.join(', ')} -> ${JSON.stringify(change.value)}`,
+        );
       }
       return ExitCodes.OK;
     }

@@ -27,7 +27,8 @@ export async function electCommand(
     }
     return ExitCodes.OK;
   }
-  if (command.length === 0) throw new UsageError('missing -- <command...> to run while leader (or --observe)');
+  if (command.length === 0)
+    throw new UsageError('missing -- <command...> to run while leader (or --observe)');
   const value = args[1] ?? `${process.env.HOSTNAME ?? 'coord'}-${process.pid}`;
   let leadership: Awaited<ReturnType<Election['campaign']>>;
   try {

@@ -11,7 +11,12 @@ import { positional, UsageError } from '../internal/usage-error.js';
  * `COORD_LOCK_KEY`, stops the command if the lock is lost, and exits with the command's code
  * (75 when the lock could not be taken in time, 76 when the command was stopped on loss).
  */
-export async function lockCommand(ctx: CommandContext, args: readonly string[], command: readonly string[], graceMs: number): Promise<number> {
+export async function lockCommand(
+  ctx: CommandContext,
+  args: readonly string[],
+  command: readonly string[],
+  graceMs: number,
+): Promise<number> {
   const name = positional(args, 0, 'name');
   if (command.length === 0) throw new UsageError('missing -- <command...> to run while holding the lock');
   const session = await ctx.session();
@@ -37,7 +42,9 @@ export async function lockCommand(ctx: CommandContext, args: readonly string[], 
     );
     if (outcome.stoppedOnLoss) {
       const reason = handle.signal.reason;
-      ctx.io.err(`coord: lock "${name}" lost (${reason instanceof Error ? reason.message : String(reason)}); command stopped`);
+      ctx.io.err(
+        `coord: lock "${name}" lost (${reason instanceof Error ? reason.message : String(reason)}); command stopped`,
+      );
       return ExitCodes.LOST;
     }
     return outcome.code;

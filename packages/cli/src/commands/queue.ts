@@ -22,7 +22,11 @@ function integer(value: string | undefined, flag: string): number | undefined {
 export async function queueCommand(
   ctx: CommandContext,
   args: readonly string[],
-  flags: { readonly priority?: string | undefined; readonly delay?: string | undefined; readonly id?: string | undefined },
+  flags: {
+    readonly priority?: string | undefined;
+    readonly delay?: string | undefined;
+    readonly id?: string | undefined;
+  },
 ): Promise<number> {
   const action = positional(args, 0, 'push|pop|stats|dead');
   const name = positional(args, 1, 'name');
@@ -36,7 +40,10 @@ export async function queueCommand(
         ...(delay === undefined ? {} : { delay }),
         ...(flags.id === undefined ? {} : { id: flags.id }),
       });
-      ctx.print(result, () => `${result.duplicate ? 'already queued' : 'queued'} ${result.id} (revision ${result.revision})`);
+      ctx.print(
+        result,
+        () => `${result.duplicate ? 'already queued' : 'queued'} ${result.id} (revision ${result.revision})`,
+      );
       return ExitCodes.OK;
     }
     case 'pop': {
@@ -52,14 +59,17 @@ export async function queueCommand(
       const stats = await queue.stats();
       ctx.print(
         stats,
-        () => `ready ${stats.ready}  delayed ${stats.delayed}  inflight ${stats.inflight}  dead ${stats.dead}`,
+        () =>
+          `ready ${stats.ready}  delayed ${stats.delayed}  inflight ${stats.inflight}  dead ${stats.dead}`,
       );
       return ExitCodes.OK;
     }
     case 'dead': {
       const dead = await queue.deadLetters();
       ctx.print(dead, () =>
-        dead.length === 0 ? 'no dead letters' : dead.map((d) => `${d.id}\t${String(d.lastError ?? '')}`).join('\n'),
+        dead.length === 0
+          ? 'no dead letters'
+          : dead.map((d) => `${d.id}\t${String(d.lastError ?? '')}`).join('\n'),
       );
       return ExitCodes.OK;
     }

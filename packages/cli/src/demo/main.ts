@@ -1,5 +1,5 @@
 // `pnpm demo`: a throwaway etcd, three worker processes, a leader killed mid-run, and a checked summary.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CasCounter } from '@coordkit/cas-counter';
@@ -13,7 +13,8 @@ const TOTAL_JOBS = 60;
 const PREFIX = '/coordkit-demo/';
 const keys = demoKeys(PREFIX);
 const started = monotonicNow();
-const say = (line: string) => console.log(`[${((monotonicNow() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+const say = (line: string) =>
+  console.log(`[${((monotonicNow() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
 
 say('starting a throwaway etcd (own ports, data on tmpfs)...');
 await using etcd = await startEtcd({ nodes: 1 });
@@ -35,7 +36,9 @@ function onEvent(event: WorkerEvent): void {
       say(`${event.worker} up (pid ${event.pid})`);
       break;
     case 'elected':
-      say(`${event.worker} elected scheduler (fencing token ${event.token})${killedAt ? `, ${((monotonicNow() - killedAt) / 1000).toFixed(1)}s after the kill` : ''}`);
+      say(
+        `${event.worker} elected scheduler (fencing token ${event.token})${killedAt ? `, ${((monotonicNow() - killedAt) / 1000).toFixed(1)}s after the kill` : ''}`,
+      );
       break;
     case 'enqueued':
       enqueued++;
@@ -44,7 +47,9 @@ function onEvent(event: WorkerEvent): void {
       const by = done.get(event.job) ?? [];
       by.push(event.worker);
       done.set(event.job, by);
-      say(`${event.worker} did ${event.job} holding ${event.resource} (token ${event.token})${event.attempt > 1 ? ` attempt ${event.attempt}` : ''} [${done.size}/${TOTAL_JOBS}]`);
+      say(
+        `${event.worker} did ${event.job} holding ${event.resource} (token ${event.token})${event.attempt > 1 ? ` attempt ${event.attempt}` : ''} [${done.size}/${TOTAL_JOBS}]`,
+      );
       break;
     }
     case 'fenced-write-rejected':
@@ -80,7 +85,9 @@ for (const name of ['worker-1', 'worker-2', 'worker-3']) {
 const observerSession = await Session.create(client, { ttl: 5 });
 const observing = new AbortController();
 const observer = (async () => {
-  for await (const leader of new Election(observerSession, keys.election).observe({ signal: observing.signal })) {
+  for await (const leader of new Election(observerSession, keys.election).observe({
+    signal: observing.signal,
+  })) {
     if (leader && leaders.at(-1)?.key !== leader.key) leaders.push(leader);
   }
 })().catch(() => undefined);
@@ -115,7 +122,12 @@ try {
 for (const child of workers.values()) child.kill('SIGTERM');
 await Promise.all(
   [...workers.values()].map(
-    (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve))),
+    (child) =>
+      new Promise((resolve) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? resolve(undefined)
+          : child.once('exit', resolve),
+      ),
   ),
 );
 observing.abort();
@@ -129,7 +141,11 @@ const lost = allJobs.filter((job) => !done.has(job));
 const ownerHistories = await Promise.all(RESOURCES.map((r) => keyHistory(client, keys.resourceOwner(r))));
 const leaderTokens = leaders.map((l) => `${l.value}:${l.fencingToken}`);
 const checks: Check[] = [
-  { name: 'no job lost', ok: lost.length === 0, detail: lost.length ? `missing ${lost.join(', ')}` : `${TOTAL_JOBS}/${TOTAL_JOBS} jobs done` },
+  {
+    name: 'no job lost',
+    ok: lost.length === 0,
+    detail: lost.length ? `missing ${lost.join(', ')}` : `${TOTAL_JOBS}/${TOTAL_JOBS} jobs done`,
+  },
   {
     name: 'no two holders of a lock at once',
     ok: ownerHistories.every(tokensIncrease) && rejectedWrites === 0,
@@ -140,7 +156,11 @@ const checks: Check[] = [
     ok: tokensIncrease(leaderTokens) && leaders.length >= 2 && leaders[0]?.value === killedLeader,
     detail: `leaders in order: ${leaderTokens.join(' -> ')}`,
   },
-  { name: 'counter exact', ok: counter === BigInt(TOTAL_JOBS) && duplicates === 0, detail: `counter ${counter}, ${duplicates} jobs done twice` },
+  {
+    name: 'counter exact',
+    ok: counter === BigInt(TOTAL_JOBS) && duplicates === 0,
+    detail: `counter ${counter}, ${duplicates} jobs done twice`,
+  },
 ];
 if (failure) checks.unshift({ name: 'demo ran to the end', ok: false, detail: String(failure) });
 console.log('\nsummary');

@@ -3,9 +3,21 @@ export type WorkerEvent =
   | { readonly kind: 'ready'; readonly worker: string; readonly pid: number }
   | { readonly kind: 'elected'; readonly worker: string; readonly token: string }
   | { readonly kind: 'enqueued'; readonly worker: string; readonly job: string }
-  | { readonly kind: 'job'; readonly worker: string; readonly job: string; readonly resource: string; readonly token: string; readonly attempt: number }
+  | {
+      readonly kind: 'job';
+      readonly worker: string;
+      readonly job: string;
+      readonly resource: string;
+      readonly token: string;
+      readonly attempt: number;
+    }
   | { readonly kind: 'fenced-write-rejected'; readonly worker: string; readonly resource: string }
-  | { readonly kind: 'config'; readonly worker: string; readonly workDelayMs: number; readonly revision: string }
+  | {
+      readonly kind: 'config';
+      readonly worker: string;
+      readonly workDelayMs: number;
+      readonly revision: string;
+    }
   | { readonly kind: 'error'; readonly worker: string; readonly message: string };
 
 /** Key names the demo uses, all under one prefix so `coord status` and etcdctl show them together. */

@@ -34,7 +34,12 @@ report({ kind: 'ready', worker, pid: process.pid });
 
 void (async () => {
   for await (const change of config.changes()) {
-    report({ kind: 'config', worker, workDelayMs: change.value.workDelayMs, revision: change.revision.toString() });
+    report({
+      kind: 'config',
+      worker,
+      workDelayMs: change.value.workDelayMs,
+      revision: change.revision.toString(),
+    });
   }
 })();
 
@@ -43,11 +48,21 @@ async function handle(job: { id: string; data: JobData; attempt: number }): Prom
   try {
     // The owner register is written through the lock's fenced transaction: if this worker had lost the
     // lock (paused past its TTL), etcd itself would refuse the write.
-    const write = await lock.txn().then(client.put(keys.resourceOwner(job.data.resource)).value(`${worker}:${lock.fencingToken}`)).commit();
+    const write = await lock
+      .txn()
+      .then(client.put(keys.resourceOwner(job.data.resource)).value(`${worker}:${lock.fencingToken}`))
+      .commit();
     if (!write.succeeded) report({ kind: 'fenced-write-rejected', worker, resource: job.data.resource });
     await new Promise((resolve) => setTimeout(resolve, config.value.workDelayMs));
     await counter.increment();
-    report({ kind: 'job', worker, job: job.id, resource: job.data.resource, token: lock.fencingToken.toString(), attempt: job.attempt });
+    report({
+      kind: 'job',
+      worker,
+      job: job.id,
+      resource: job.data.resource,
+      token: lock.fencingToken.toString(),
+      attempt: job.attempt,
+    });
   } finally {
     await lock.release();
   }

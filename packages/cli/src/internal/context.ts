@@ -40,7 +40,9 @@ export class CommandContext implements AsyncDisposable {
         ...(cacert || cert || key
           ? { tls: { ...(cacert ? { ca: cacert } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } }
           : {}),
-        ...(user && colon > 0 ? { auth: { username: user.slice(0, colon), password: user.slice(colon + 1) } } : {}),
+        ...(user && colon > 0
+          ? { auth: { username: user.slice(0, colon), password: user.slice(colon + 1) } }
+          : {}),
       };
       this.#client = createClient(options);
     }
