@@ -24,7 +24,9 @@ const chosen: Scenario[] = wanted.includes('all')
 
 await using etcd = await startEtcd({ nodes: 1 });
 const ctx = makeContext(etcd.endpoints, etcd.metricsUrl(0));
-console.log(`etcd ${etcd.endpoints.join(',')} (tmpfs), node ${process.version}, ${new Date().toISOString()}\n`);
+console.log(
+  `etcd ${etcd.endpoints.join(',')} (tmpfs), node ${process.version}, ${new Date().toISOString()}\n`,
+);
 for (const scenario of chosen) {
   const results = await scenario.run(ctx);
   console.log(`### ${scenario.name}\n\n${scenario.description}\n\n${toMarkdown(results)}\n`);

@@ -1,4 +1,4 @@
-import { diffCounts, readRpcCounts, type RpcCounts, unaryTotal } from './metrics.ts';
+import { diffCounts, type RpcCounts, readRpcCounts, unaryTotal } from './metrics.ts';
 import { fmt, percentile } from './stats.ts';
 
 /** One measured variant of a scenario (coordkit, or a baseline) in one run. */
@@ -16,7 +16,11 @@ export interface BenchContext {
   readonly endpoints: readonly string[];
   readonly metricsUrl: string;
   /** Runs `fn`, timing it and counting the RPCs etcd saw meanwhile. */
-  measure(variant: string, ops: number, fn: (latencies: number[]) => Promise<void | Record<string, number>>): Promise<Result>;
+  measure(
+    variant: string,
+    ops: number,
+    fn: (latencies: number[]) => Promise<Record<string, number> | undefined>,
+  ): Promise<Result>;
 }
 
 export interface Scenario {
@@ -36,7 +40,14 @@ export function makeContext(endpoints: readonly string[], metricsUrl: string): B
       const extra = await fn(latencies);
       const seconds = (performance.now() - start) / 1000;
       const rpcs = diffCounts(await readRpcCounts(metricsUrl), before);
-      return { variant, ops, seconds, rpcs, ...(latencies.length ? { latenciesMs: latencies } : {}), ...(extra ? { extra } : {}) };
+      return {
+        variant,
+        ops,
+        seconds,
+        rpcs,
+        ...(latencies.length ? { latenciesMs: latencies } : {}),
+        ...(extra ? { extra } : {}),
+      };
     },
   };
 }
@@ -44,7 +55,17 @@ export function makeContext(endpoints: readonly string[], metricsUrl: string): B
 /** A markdown table of results, one row per variant. */
 export function toMarkdown(results: readonly Result[]): string {
   const extras = [...new Set(results.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const header = ['variant', 'ops', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'unary RPCs/op', 'RPCs by method', ...extras];
+  const header = [
+    'variant',
+    'ops',
+    'ops/s',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'unary RPCs/op',
+    'RPCs by method',
+    ...extras,
+  ];
   const rows = results.map((r) => {
     const lat = r.latenciesMs ?? [];
     const byMethod = Object.entries(r.rpcs ?? {})

@@ -5,7 +5,8 @@ import type { Result, Scenario } from '../lib/scenario.ts';
 
 export const counterUncontended: Scenario = {
   name: 'counter-uncontended',
-  description: 'One client, 2,000 sequential increments of one counter. Floor: a raw etcd3 put loop (no read, no compare).',
+  description:
+    'One client, 2,000 sequential increments of one counter. Floor: a raw etcd3 put loop (no read, no compare).',
   async run(ctx) {
     const n = 2000;
     const client = createClient({ endpoints: [...ctx.endpoints] });
@@ -36,7 +37,11 @@ export const counterUncontended: Scenario = {
   },
 };
 
-async function contended(ctx: Parameters<Scenario['run']>[0], shards: number, label: string): Promise<Result> {
+async function contended(
+  ctx: Parameters<Scenario['run']>[0],
+  shards: number,
+  label: string,
+): Promise<Result> {
   const clients = 16;
   const each = 100;
   const workers = Array.from({ length: clients }, () => {
@@ -45,19 +50,23 @@ async function contended(ctx: Parameters<Scenario['run']>[0], shards: number, la
   });
   try {
     await Promise.all(workers.map((w) => w.counter.increment()));
-    const result = await ctx.measure(`coordkit CasCounter, 16 clients, ${shards === 1 ? 'one key' : `${shards} shards`}`, clients * each, async (lat) => {
-      await Promise.all(
-        workers.map(async ({ counter }) => {
-          for (let i = 0; i < each; i++) {
-            const t = performance.now();
-            await counter.increment();
-            lat.push(performance.now() - t);
-          }
-        }),
-      );
-      const final = await workers[0]!.counter.get();
-      return { 'final value ok': final === BigInt(clients * each + clients) ? 1 : 0 };
-    });
+    const result = await ctx.measure(
+      `coordkit CasCounter, 16 clients, ${shards === 1 ? 'one key' : `${shards} shards`}`,
+      clients * each,
+      async (lat) => {
+        await Promise.all(
+          workers.map(async ({ counter }) => {
+            for (let i = 0; i < each; i++) {
+              const t = performance.now();
+              await counter.increment();
+              lat.push(performance.now() - t);
+            }
+          }),
+        );
+        const final = await workers[0]!.counter.get();
+        return { 'final value ok': final === BigInt(clients * each + clients) ? 1 : 0 };
+      },
+    );
     const txns = result.rpcs?.Txn ?? 0;
     return { ...result, extra: { ...result.extra, 'commits/increment': txns / result.ops } };
   } finally {
@@ -70,7 +79,8 @@ async function contended(ctx: Parameters<Scenario['run']>[0], shards: number, la
 
 export const counterContended: Scenario = {
   name: 'counter-contended',
-  description: '16 clients x 100 increments on one counter key, then on a 16-shard counter; transactions (commits and conflicts) per increment.',
+  description:
+    '16 clients x 100 increments on one counter key, then on a 16-shard counter; transactions (commits and conflicts) per increment.',
   async run(ctx) {
     return [await contended(ctx, 1, 'single'), await contended(ctx, 16, 'sharded')];
   },

@@ -33,7 +33,10 @@ export const lockUncontended: Scenario = {
             const t = performance.now();
             const res = await client.kv.txn({
               compare: [ops.createRevisionIs(key, 0n)],
-              success: [ops.put(key, '', session.leaseId), ops.range('/bench/lock/floor/', { order: 'newest-first', limit: 2, keysOnly: true })],
+              success: [
+                ops.put(key, '', session.leaseId),
+                ops.range('/bench/lock/floor/', { order: 'newest-first', limit: 2, keysOnly: true }),
+              ],
               failure: [ops.get(key)],
             });
             await client.kv.txn({
@@ -66,7 +69,7 @@ export const lockUncontended: Scenario = {
 export const lockContended: Scenario = {
   name: 'lock-contended',
   description:
-    '16 clients (own client + session each) contend for one lock, 40 acquisitions each; handoff latency = release by the holder to acquisition by the next; FIFO overtakes counted against each waiter\'s queue position (create revision).',
+    "16 clients (own client + session each) contend for one lock, 40 acquisitions each; handoff latency = release by the holder to acquisition by the next; FIFO overtakes counted against each waiter's queue position (create revision).",
   async run(ctx) {
     const clients = 16;
     const rounds = 40;

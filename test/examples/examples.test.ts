@@ -12,7 +12,11 @@ const examples = readdirSync(dir).filter((f) => f.endsWith('.ts'));
 function runExample(file: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [`${dir}${file}`], {
-      env: { ...process.env, ETCD_ENDPOINTS: sharedEndpoints().join(','), EXAMPLE_PREFIX: `/coordkit-examples/${process.pid}-${Date.now()}/` },
+      env: {
+        ...process.env,
+        ETCD_ENDPOINTS: sharedEndpoints().join(','),
+        EXAMPLE_PREFIX: `/coordkit-examples/${process.pid}-${Date.now()}/`,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

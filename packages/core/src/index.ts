@@ -7,9 +7,9 @@ export {
   type ErrorCode,
   ErrorCodes,
 } from './errors.js';
-export { idempotent, writeOnce } from './internal/rpc.js';
-export { toCoordError } from './internal/etcd-errors.js';
 export { backoffDelay, monotonicNow, sleep } from './internal/clock.js';
+export { toCoordError } from './internal/etcd-errors.js';
+export { idempotent, writeOnce } from './internal/rpc.js';
 export { MAX_NAME_LENGTH, prefixRangeEnd, validateName } from './keys.js';
 export { type RangeSnapshot, type RawRange, readPrefix, readRange } from './read.js';
 export { leaseIdToHex, toBigInt, toWire } from './revision.js';

@@ -1,8 +1,8 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { assertArgument, CoordError, ErrorCodes } from './errors.js';
 import { backoffDelay, monotonicNow } from './internal/clock.js';
-import { endStream } from './internal/streams.js';
 import { idempotent } from './internal/rpc.js';
+import { endStream } from './internal/streams.js';
 import { leaseIdToHex } from './revision.js';
 import { raceSignal } from './wait-options.js';
 

@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { readPrefix, type RangeSnapshot } from './read.js';
+import { type RangeSnapshot, readPrefix } from './read.js';
 import { type Watch, watch } from './watch.js';
 
 /** A consistent snapshot of a prefix and the watch of every change after it. */

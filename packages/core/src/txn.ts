@@ -7,8 +7,8 @@ import {
   SortOrder,
   SortTarget,
 } from 'etcd3';
-import { toWire } from './revision.js';
 import { prefixRangeEnd } from './keys.js';
+import { toWire } from './revision.js';
 
 /**
  * Small builders for raw etcd transaction parts, so primitives can put several reads and writes
@@ -17,11 +17,21 @@ import { prefixRangeEnd } from './keys.js';
 export const ops = {
   /** Compare: the key's create revision equals `revision` (0n: the key does not exist). */
   createRevisionIs(key: string, revision: bigint): ICompare {
-    return { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: toWire(revision) };
+    return {
+      key: Buffer.from(key),
+      target: CompareTarget.Create,
+      result: CompareResult.Equal,
+      create_revision: toWire(revision),
+    };
   },
   /** Compare: the key's mod revision equals `revision`. */
   modRevisionIs(key: string, revision: bigint): ICompare {
-    return { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: toWire(revision) };
+    return {
+      key: Buffer.from(key),
+      target: CompareTarget.Mod,
+      result: CompareResult.Equal,
+      mod_revision: toWire(revision),
+    };
   },
   /** Compare: the key's mod revision is below `revision` (unchanged since a read at `revision - 1`). */
   modRevisionBelow(key: string, revision: bigint, rangeEnd?: Buffer): ICompare {
@@ -35,11 +45,20 @@ export const ops = {
   },
   /** Compare: the key's value equals `value`. */
   valueIs(key: string, value: Buffer | string): ICompare {
-    return { key: Buffer.from(key), target: CompareTarget.Value, result: CompareResult.Equal, value: Buffer.from(value) };
+    return {
+      key: Buffer.from(key),
+      target: CompareTarget.Value,
+      result: CompareResult.Equal,
+      value: Buffer.from(value),
+    };
   },
   put(key: string, value: Buffer | string, leaseId?: string): IRequestOp {
     return {
-      request_put: { key: Buffer.from(key), value: Buffer.from(value), ...(leaseId ? { lease: leaseId } : {}) },
+      request_put: {
+        key: Buffer.from(key),
+        value: Buffer.from(value),
+        ...(leaseId ? { lease: leaseId } : {}),
+      },
     };
   },
   get(key: string): IRequestOp {
@@ -82,7 +101,9 @@ export function rangeRequest(prefix: string, options: RangeOptions = {}): IRange
           sort_target: SortTarget.Create,
           sort_order: order === 'newest-first' ? SortOrder.Descend : SortOrder.Ascend,
         }),
-    ...(options.maxCreateRevision !== undefined ? { max_create_revision: toWire(options.maxCreateRevision) } : {}),
+    ...(options.maxCreateRevision !== undefined
+      ? { max_create_revision: toWire(options.maxCreateRevision) }
+      : {}),
     ...(options.countOnly ? { count_only: true } : {}),
     ...(options.keysOnly ? { keys_only: true } : {}),
   };

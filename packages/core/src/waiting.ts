@@ -49,11 +49,17 @@ export interface JoinOptions {
   readonly signal?: AbortSignal;
 }
 
-function lastBefore(response: ITxnResponse, index: number, mine: string, myRevision: bigint): QueuedKey | undefined {
+function lastBefore(
+  response: ITxnResponse,
+  index: number,
+  mine: string,
+  myRevision: bigint,
+): QueuedKey | undefined {
   const kvs = response.responses[index]?.response_range?.kvs ?? [];
   for (const raw of kvs) {
     const kv = toKeyValue(raw);
-    if (kv.key !== mine && kv.createRevision < myRevision) return { key: kv.key, createRevision: kv.createRevision };
+    if (kv.key !== mine && kv.createRevision < myRevision)
+      return { key: kv.key, createRevision: kv.createRevision };
   }
   return undefined;
 }
@@ -81,12 +87,17 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
   );
   const revision = toBigInt(response.header.revision);
   const mineRaw = response.responses[response.succeeded ? 1 : 0]?.response_range?.kvs[0];
-  if (!mineRaw) throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${key} vanished while joining`, { key });
+  if (!mineRaw)
+    throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${key} vanished while joining`, { key });
   const mine = toKeyValue(mineRaw);
   if (mine.lease !== session.leaseId) {
-    throw new CoordError(ErrorCodes.CONFLICT, `${what}: key ${key} belongs to another lease (${mine.lease ?? 'none'})`, {
-      key,
-    });
+    throw new CoordError(
+      ErrorCodes.CONFLICT,
+      `${what}: key ${key} belongs to another lease (${mine.lease ?? 'none'})`,
+      {
+        key,
+      },
+    );
   }
   if (response.succeeded) {
     const countRaw = response.responses[2]?.response_range?.count;
@@ -130,7 +141,12 @@ async function readQueueState(
           // etcd 3.4 ignores max_create_revision on a count_only range, so count the keys themselves.
           options.countAhead
             ? ops.range(predecessorPrefix, { keysOnly: true, maxCreateRevision: before })
-            : ops.range(predecessorPrefix, { order: 'newest-first', limit: 1, maxCreateRevision: before, keysOnly: true }),
+            : ops.range(predecessorPrefix, {
+                order: 'newest-first',
+                limit: 1,
+                maxCreateRevision: before,
+                keysOnly: true,
+              }),
         ],
         failure: [],
       }),
@@ -151,9 +167,13 @@ async function readQueueState(
 function lostWhileWaiting(session: Session, what: string, key: string): CoordError {
   const reason = session.signal.reason;
   if (reason instanceof CoordError) return reason;
-  return new CoordError(ErrorCodes.SESSION_EXPIRED, `${what}: my key ${key} is gone (session expired or revoked)`, {
-    key,
-  });
+  return new CoordError(
+    ErrorCodes.SESSION_EXPIRED,
+    `${what}: my key ${key} is gone (session expired or revoked)`,
+    {
+      key,
+    },
+  );
 }
 
 /**
@@ -176,7 +196,13 @@ export async function waitForPredecessors(
     const pending = watch(session.client, { key: ahead.key }, { signal: options.signal });
     try {
       await raceSignal(pending.created(), options.signal);
-      const state = await readQueueState(session, ticket.key, ticket.createRevision, options.predecessorPrefix, options);
+      const state = await readQueueState(
+        session,
+        ticket.key,
+        ticket.createRevision,
+        options.predecessorPrefix,
+        options,
+      );
       confirmedAt = state.revision;
       if (!state.predecessor) return confirmedAt;
       if (state.predecessor.key !== ahead.key || state.predecessor.createRevision !== ahead.createRevision) {
@@ -184,7 +210,13 @@ export async function waitForPredecessors(
         continue;
       }
       await raceSignal(waitForDelete(pending), options.signal);
-      const after = await readQueueState(session, ticket.key, ticket.createRevision, options.predecessorPrefix, options);
+      const after = await readQueueState(
+        session,
+        ticket.key,
+        ticket.createRevision,
+        options.predecessorPrefix,
+        options,
+      );
       confirmedAt = after.revision;
       ahead = after.predecessor;
     } finally {
@@ -210,7 +242,12 @@ async function waitForDelete(pending: AsyncIterable<{ events: readonly { type: s
 export async function waitForFewerAhead(
   session: Session,
   ticket: QueueTicket,
-  options: { readonly prefix: string; readonly limit: number; readonly what: string; readonly signal: AbortSignal },
+  options: {
+    readonly prefix: string;
+    readonly limit: number;
+    readonly what: string;
+    readonly signal: AbortSignal;
+  },
 ): Promise<bigint> {
   if (ticket.ahead < options.limit) return ticket.revision;
   const pending = watch(session.client, { prefix: options.prefix }, { signal: options.signal, prevKv: true });
@@ -245,7 +282,12 @@ export async function waitForFewerAhead(
  * Deletes a waiter's or holder's key only if it is still the same key (same create revision),
  * so a retried or late release can never delete a newer holder's key (F15). Idempotent.
  */
-export async function leaveQueue(session: Session, key: string, createRevision: bigint, what: string): Promise<boolean> {
+export async function leaveQueue(
+  session: Session,
+  key: string,
+  createRevision: bigint,
+  what: string,
+): Promise<boolean> {
   const response = await idempotent(
     `${what}: release`,
     () =>

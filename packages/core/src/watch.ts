@@ -40,7 +40,11 @@ function rangeOf(target: WatchTarget): { key: Buffer; rangeEnd?: Buffer; name: s
     assertArgument(typeof target.key === 'string' && target.key.length > 0, 'key', 'a non-empty string');
     return { key: Buffer.from(target.key), name: target.key };
   }
-  assertArgument(typeof target.prefix === 'string' && target.prefix.length > 0, 'prefix', 'a non-empty string');
+  assertArgument(
+    typeof target.prefix === 'string' && target.prefix.length > 0,
+    'prefix',
+    'a non-empty string',
+  );
   const key = Buffer.from(target.prefix);
   return { key, rangeEnd: prefixRangeEnd(key), name: `${target.prefix}*` };
 }
@@ -113,7 +117,10 @@ export function watch(client: Etcd3, target: WatchTarget, options: WatchOptions 
       watcher = open(snapshot.revision + 1n);
       notify();
     } catch (err) {
-      failure = err instanceof CoordError ? err : new CoordError(ErrorCodes.INTERNAL, `${what}: resync failed`, { cause: err });
+      failure =
+        err instanceof CoordError
+          ? err
+          : new CoordError(ErrorCodes.INTERNAL, `${what}: resync failed`, { cause: err });
       notify();
     }
   };

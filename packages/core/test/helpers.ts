@@ -1,4 +1,4 @@
-import { createClient, type ClientOptions } from '@coordkit/core';
+import { type ClientOptions, createClient } from '@coordkit/core';
 import { sharedEndpoints } from '@coordkit/testing';
 import type { Etcd3 } from 'etcd3';
 

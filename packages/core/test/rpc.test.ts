@@ -1,4 +1,12 @@
-import { CoordError, createClient, ErrorCodes, idempotent, monotonicNow, validateName, writeOnce } from '@coordkit/core';
+import {
+  CoordError,
+  createClient,
+  ErrorCodes,
+  idempotent,
+  monotonicNow,
+  validateName,
+  writeOnce,
+} from '@coordkit/core';
 import { faultProxy, sharedEndpoints, uniquePrefix, waitFor } from '@coordkit/testing';
 import { describe, expect, it } from 'vitest';
 import { sharedClient } from './helpers.js';
@@ -12,7 +20,9 @@ describe('requests', () => {
     try {
       await client.get('warm-up').string();
       proxy.delay(600);
-      const error = await writeOnce('put k', () => client.kv.put({ key: Buffer.from(key), value: Buffer.from('1') })).then(
+      const error = await writeOnce('put k', () =>
+        client.kv.put({ key: Buffer.from(key), value: Buffer.from('1') }),
+      ).then(
         () => undefined,
         (err: unknown) => err,
       );

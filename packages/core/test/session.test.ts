@@ -32,7 +32,9 @@ describe('Session', () => {
     using client = sharedClient();
     await expect(Session.create(client, { ttl: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(Session.create(client, { ttl: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(Session.create(client, { leaseId: 'abc' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Session.create(client, { leaseId: 'abc' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('resumes an existing lease by id, and refuses one that is gone', async () => {

@@ -67,7 +67,11 @@ describe('watch', () => {
     const prefix = uniquePrefix('watch-from');
     const first = await client.put(`${prefix}k`).value('v1').exec();
     await client.put(`${prefix}k`).value('v2');
-    const w = watch(client, { key: `${prefix}k` }, { fromRevision: BigInt(first.header.revision), prevKv: true });
+    const w = watch(
+      client,
+      { key: `${prefix}k` },
+      { fromRevision: BigInt(first.header.revision), prevKv: true },
+    );
     const seen: WatchBatch[] = [];
     for await (const batch of w) {
       seen.push(batch);
@@ -99,7 +103,10 @@ describe('watch', () => {
         written.push(BigInt(res.header.revision));
         if (i % 60 === 30) proxy.reset();
       }
-      await waitFor(() => got.revisions().length >= written.length, { timeout: 15_000, message: 'all events' });
+      await waitFor(() => got.revisions().length >= written.length, {
+        timeout: 15_000,
+        message: 'all events',
+      });
       w.close();
       await got.done;
       expectExactlyOnceInOrder(got.revisions(), written);
@@ -117,7 +124,12 @@ describe('watch', () => {
     try {
       const written: bigint[] = [];
       for (let i = 0; i < 3000; i += 50) {
-        const batch = Array.from({ length: 50 }, (_, j) => writer.put(`${prefix}${i + j}`).value(payload).exec());
+        const batch = Array.from({ length: 50 }, (_, j) =>
+          writer
+            .put(`${prefix}${i + j}`)
+            .value(payload)
+            .exec(),
+        );
         for (const res of await Promise.all(batch)) written.push(BigInt(res.header.revision));
       }
       written.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -164,7 +176,9 @@ describe('watch', () => {
       await waitFor(() => resyncGot.batches.length === 2, { timeout: 10_000 });
       const resync = resyncGot.batches[1]!;
       expect(resync.resync).toBe(true);
-      expect(Object.fromEntries(resync.events.map((e) => [e.key.slice(prefix.length), e.value?.toString()]))).toEqual({
+      expect(
+        Object.fromEntries(resync.events.map((e) => [e.key.slice(prefix.length), e.value?.toString()])),
+      ).toEqual({
         a: '3',
         b: '2',
       });
@@ -213,7 +227,10 @@ describe('watch', () => {
       }
       const truth = await writer.getAll().prefix(prefix).exec();
       const expected = truth.kvs.map((kv) => BigInt(kv.create_revision)).sort((a, b) => (a < b ? -1 : 1));
-      await waitFor(() => got.revisions().length >= expected.length, { timeout: 20_000, message: 'all events' });
+      await waitFor(() => got.revisions().length >= expected.length, {
+        timeout: 20_000,
+        message: 'all events',
+      });
       w.close();
       await got.done;
       expectExactlyOnceInOrder(got.revisions(), expected);

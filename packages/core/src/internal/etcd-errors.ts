@@ -33,7 +33,8 @@ export function deliveryOf(err: unknown): Delivery {
   const message = messageOf(err);
   if (message.includes(NO_LEADER) || message.includes(NOT_CONNECTED)) return 'unsent';
   if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError) return 'unknown';
-  if (message.includes('etcdserver: request timed out') || message.includes('leader changed')) return 'unknown';
+  if (message.includes('etcdserver: request timed out') || message.includes('leader changed'))
+    return 'unknown';
   if (err instanceof CoordError) return err.code === ErrorCodes.UNKNOWN_OUTCOME ? 'unknown' : 'rejected';
   return 'rejected';
 }
@@ -74,8 +75,7 @@ function codeOf(err: unknown, isWrite: boolean): ErrorCode {
 export function toCoordError(err: unknown, what: string, isWrite: boolean, key?: string): CoordError {
   if (err instanceof CoordError) return err;
   const code = codeOf(err, isWrite);
-  const suffix =
-    code === ErrorCodes.UNKNOWN_OUTCOME ? ' (the write may or may not have been applied)' : '';
+  const suffix = code === ErrorCodes.UNKNOWN_OUTCOME ? ' (the write may or may not have been applied)' : '';
   return new CoordError(code, `${what}: ${messageOf(err)}${suffix}`, {
     cause: err,
     ...(key === undefined ? {} : { key }),

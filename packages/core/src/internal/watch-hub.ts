@@ -189,7 +189,10 @@ export class WatchHub {
         if (!response.canceled) this.#write({ cancel_request: { watch_id: id } });
         return;
       }
-      if (response.canceled) return this.#cancelled(watcher, response);
+      if (response.canceled) {
+        this.#cancelled(watcher, response);
+        return;
+      }
       watcher.watchId = id;
       this.#byId.set(id, watcher);
       // A watch "from now" starts after the revision etcd reports at creation.
@@ -202,12 +205,16 @@ export class WatchHub {
     }
     const watcher = this.#byId.get(id);
     if (!watcher || watcher.closed) return;
-    if (response.canceled) return this.#cancelled(watcher, response);
+    if (response.canceled) {
+      this.#cancelled(watcher, response);
+      return;
+    }
     const events = response.events ?? [];
     if (events.length === 0) {
       // Progress notification: etcd 3.4 sends these only to synced watchers, so every event up to
       // the header revision has been delivered and a resume may start after it.
-      if (!response.created && headerRevision >= watcher.nextRevision) watcher.nextRevision = headerRevision + 1n;
+      if (!response.created && headerRevision >= watcher.nextRevision)
+        watcher.nextRevision = headerRevision + 1n;
       return;
     }
     this.#deliver(watcher, events);
