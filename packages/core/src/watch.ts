@@ -63,6 +63,7 @@ export function watch(client: Etcd3, target: WatchTarget, options: WatchOptions 
   let failure: CoordError | undefined;
   let ended = false;
   let wake: (() => void) | undefined;
+  let waiter: ((result: IteratorResult<WatchBatch>) => void) | undefined;
   let createdResolve!: (revision: bigint) => void;
   let createdReject!: (err: unknown) => void;
   const createdPromise = new Promise<bigint>((resolve, reject) => {
@@ -83,6 +84,14 @@ export function watch(client: Etcd3, target: WatchTarget, options: WatchOptions 
       {
         created: (revision) => createdResolve(revision),
         batch: (batch) => {
+          // Fast path for fan-out: hand the batch straight to a waiting next() (one promise hop, not two).
+          const waiting = waiter;
+          if (waiting && queue.length === 0) {
+            waiter = undefined;
+            wake = undefined;
+            waiting({ value: batch, done: false });
+            return;
+          }
           queue.push(batch);
           notify();
         },
@@ -137,20 +146,24 @@ export function watch(client: Etcd3, target: WatchTarget, options: WatchOptions 
   else options.signal?.addEventListener('abort', close, { once: true });
 
   const iterator: AsyncIterator<WatchBatch> = {
-    async next() {
-      for (;;) {
-        const batch = queue.shift();
-        if (batch) return { value: batch, done: false };
-        if (failure) {
-          const error = failure;
-          close();
-          throw error;
-        }
-        if (ended) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
+    // Not async on purpose: a waiting next() is resolved straight from the hub's delivery, which
+    // keeps the per-batch cost of a 1,000-watcher fan-out at one promise settlement.
+    next(): Promise<IteratorResult<WatchBatch>> {
+      const batch = queue.shift();
+      if (batch) return Promise.resolve({ value: batch, done: false });
+      if (failure) {
+        const error = failure;
+        close();
+        return Promise.reject(error);
       }
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise<IteratorResult<WatchBatch>>((resolve) => {
+        waiter = resolve;
+        wake = () => {
+          waiter = undefined;
+          resolve(iterator.next());
+        };
+      });
     },
     async return() {
       close();
