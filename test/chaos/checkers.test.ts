@@ -323,6 +323,13 @@ describe('watch checker', () => {
     expect(checkWatch(stopped).anomalies.join('\n')).toMatch(/stopped at revision 12/);
   });
 
+  it('counts a restart whose snapshot is already at the last write as caught up', () => {
+    const history = [...good().filter((o) => o.revision !== 13n), op('s#3', 'subscribe', { revision: 14n })];
+    expect(checkWatch(history).anomalies.join('\n')).toMatch(/s never received revision 13/);
+    const snapshot = [...good(), op('s#3', 'subscribe', { revision: 14n })];
+    expect(checkWatch(snapshot)).toEqual({ ok: true, anomalies: [] });
+  });
+
   it('excuses a reported loss, and a gap across a compaction only when asked', () => {
     const skipped = good().filter((o) => o.revision !== 11n);
     expect(checkWatch(skipped).anomalies.join('\n')).toMatch(/never received revision 11/);

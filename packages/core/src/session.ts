@@ -176,7 +176,8 @@ export class Session implements AsyncDisposable {
   #scheduleReconnect(): void {
     if (this.#controller.signal.aborted) return;
     const delay = backoffDelay(this.#reconnectAttempt++, 25, Math.max(100, this.#interval / 2));
-    setTimeout(() => void this.#connect(), delay).unref();
+    // Ref'd like the keepalive stream it replaces: a live session keeps the process alive.
+    setTimeout(() => void this.#connect(), delay);
   }
 
   #sendKeepAlive(): void {

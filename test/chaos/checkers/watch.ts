@@ -112,7 +112,11 @@ export function checkWatch(history: History, options: WatchCheckOptions = {}): C
       previous = batch;
     }
     const start = subscribe?.revision ?? batches[0]?.revision;
-    bounds.set(process, { start, last: previous?.revision });
+    // A subscription that starts at S already accounts for everything before S (a snapshot, or the
+    // previous incarnation's deliveries), so it has reached S - 1 even before its first delivery.
+    const reached =
+      previous?.revision ?? (subscribe?.revision !== undefined ? subscribe.revision - 1n : undefined);
+    bounds.set(process, { start, last: reached });
     if (start !== undefined && batches[0] !== undefined)
       checkNoGap({ revision: start - 1n, keys: [], time: subscribe?.time ?? 0 }, batches[0], process);
   }

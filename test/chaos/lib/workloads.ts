@@ -122,7 +122,12 @@ async function waitUntilDelivered(context: SettleContext, role: string, revision
         .every(([, client]) =>
           client
             .history()
-            .some((op) => op.op === 'deliver' && op.revision !== undefined && op.revision >= revision),
+            .some(
+              (op) =>
+                op.revision !== undefined &&
+                ((op.op === 'deliver' && op.revision >= revision) ||
+                  (op.op === 'subscribe' && op.revision > revision)),
+            ),
         ),
     { timeout: SETTLE_TIMEOUT, interval: 200, message: `every ${role} to receive revision ${revision}` },
   ).catch(() => undefined); // A subscriber that never caught up is reported by the checker (mustReach).
@@ -184,7 +189,8 @@ export const configWorkload: Workload = {
     const acknowledged = sets.filter((op) => op.outcome === 'ok' && op.revision !== undefined);
     const entries = acknowledged.map((op) => ({ revision: String(op.revision), keys: keysOf(op) }));
     const unknownKeys = sets.filter((op) => op.outcome === 'unknown').flatMap(keysOf);
-    const last = acknowledged.reduce((max, op) => (op.revision! > max ? op.revision! : max), 0n);
+    let last = 0n;
+    for (const op of acknowledged) if (op.revision! > last) last = op.revision!;
     await waitUntilDelivered(context, 'watcher', last);
     await stopRoles(context, 'watcher');
     const truth: WatchTruth = { entries, unknownKeys, mustReach: String(last) };

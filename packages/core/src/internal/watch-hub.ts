@@ -166,7 +166,9 @@ export class WatchHub {
 
   #scheduleReconnect(): void {
     if (this.#watchers.size === 0) return;
-    setTimeout(() => void this.#connect(), backoffDelay(this.#attempt++, 25, 1000)).unref();
+    // Ref'd on purpose: a `for await` over a watch must keep the process alive between streams, as
+    // the stream itself does while connected.
+    setTimeout(() => void this.#connect(), backoffDelay(this.#attempt++, 25, 1000));
   }
 
   #failAll(error: CoordError): void {
