@@ -27,5 +27,6 @@ export {
   waitForPredecessors,
   watchOwnKey,
 } from './waiting.js';
+export { abandonQueue, keyLostError, removeStrandedKey } from './waiting-cleanup.js';
 export { type Watch, type WatchOptions, type WatchTarget, watch } from './watch.js';
 export { type KeyValue, toKeyValue, type WatchBatch, type WatchEvent } from './watch-event.js';

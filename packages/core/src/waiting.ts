@@ -5,6 +5,7 @@ import { toBigInt } from './revision.js';
 import type { Session } from './session.js';
 import { ops } from './txn.js';
 import { raceSignal } from './wait-options.js';
+import { keyLostError } from './waiting-cleanup.js';
 import { watch } from './watch.js';
 import { type KeyValue, toKeyValue } from './watch-event.js';
 
@@ -155,25 +156,13 @@ async function readQueueState(
   );
   const mineRaw = response.responses[0]?.response_range?.kvs[0];
   if (!mineRaw || toBigInt(mineRaw.create_revision) !== createRevision) {
-    throw lostWhileWaiting(session, options.what, key);
+    throw keyLostError(session, options.what, key);
   }
   return {
     revision: toBigInt(response.header.revision),
     predecessor: options.countAhead ? undefined : lastBefore(response, 1, key, createRevision),
     ahead: options.countAhead ? (response.responses[1]?.response_range?.kvs.length ?? 0) : 0,
   };
-}
-
-function lostWhileWaiting(session: Session, what: string, key: string): CoordError {
-  const reason = session.signal.reason;
-  if (reason instanceof CoordError) return reason;
-  return new CoordError(
-    ErrorCodes.SESSION_EXPIRED,
-    `${what}: my key ${key} is gone (session expired or revoked)`,
-    {
-      key,
-    },
-  );
 }
 
 /**
@@ -265,7 +254,7 @@ export async function waitForFewerAhead(
         if (batch.revision <= state.revision) continue;
         for (const event of batch.events) {
           if (event.type !== 'delete') continue;
-          if (event.key === ticket.key) throw lostWhileWaiting(session, options.what, ticket.key);
+          if (event.key === ticket.key) throw keyLostError(session, options.what, ticket.key);
           if (event.prev && event.prev.createRevision < ticket.createRevision) ahead--;
         }
         if (ahead < options.limit) return batch.revision;

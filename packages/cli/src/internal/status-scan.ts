@@ -1,4 +1,4 @@
-import { type KeyValue, leaseIdToHex, readRange } from '@coordkit/core';
+import { type KeyValue, leaseIdToHex, prefixRangeEnd, readRange } from '@coordkit/core';
 import type { Etcd3 } from 'etcd3';
 
 /** A lock, semaphore or election found in the keyspace: keys of live leases queued under one name. */
@@ -51,7 +51,7 @@ export async function scanStatus(client: Etcd3, prefix: string | undefined): Pro
   const key = Buffer.from(prefix ?? '\0');
   const rangeEnd = prefix ? undefined : Buffer.from([0]);
   const snapshot = prefix
-    ? await readRange(client, { key, rangeEnd: Buffer.from(prefixEnd(prefix)) }, 'status')
+    ? await readRange(client, { key, rangeEnd: prefixRangeEnd(Buffer.from(prefix)) }, 'status')
     : await readRange(client, { key, ...(rangeEnd ? { rangeEnd } : {}) }, 'status');
   const queued = new Map<string, KeyValue[]>();
   const queues = new Map<string, { ready: number; delayed: number; inflight: number; dead: number }>();
@@ -94,15 +94,4 @@ export async function scanStatus(client: Etcd3, prefix: string | undefined): Pro
     queues: [...queues.entries()].map(([name, d]) => ({ name, ...d })),
     counters: [...counters.entries()].map(([name, value]) => ({ name, value })),
   };
-}
-
-function prefixEnd(prefix: string): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }

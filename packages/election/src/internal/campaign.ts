@@ -1,14 +1,12 @@
 import {
-  CoordError,
-  ErrorCodes,
+  abandonQueue,
   idempotent,
   joinQueue,
-  leaveQueue,
+  keyLostError,
   ops,
   type QueueTicket,
-  requestTimeoutOf,
+  removeStrandedKey,
   type Session,
-  toBigInt,
   waitForPredecessors,
 } from '@coordkit/core';
 
@@ -67,7 +65,7 @@ export async function runCampaign(request: CampaignRequest, signal: AbortSignal)
     assertStillAlive(session, signal);
     return { fencingToken: ticket.createRevision, confirmedAt };
   } catch (err) {
-    await abandon(session, ticket, what);
+    await abandonQueue(session, ticket, what);
     throw signal.aborted ? signal.reason : err;
   }
 }
@@ -100,44 +98,5 @@ async function proclaimExisting(
     signal,
     ticket.key,
   );
-  if (!response.succeeded) throw keyGone(session, ticket.key, what);
-}
-
-function keyGone(session: Session, key: string, what: string): CoordError {
-  const reason = session.signal.reason;
-  if (reason instanceof CoordError) return reason;
-  return new CoordError(
-    ErrorCodes.SESSION_EXPIRED,
-    `${what}: my key ${key} is gone (session expired or revoked)`,
-    {
-      key,
-    },
-  );
-}
-
-/** Deletes the candidate key (guarded by its create revision). On a lost session the lease takes it: do not wait. */
-async function abandon(session: Session, ticket: QueueTicket, what: string): Promise<void> {
-  const leaving = leaveQueue(session, ticket.key, ticket.createRevision, what).then(
-    () => undefined,
-    () => undefined, // Best effort: the lease bounds how long a stranded key can block others.
-  );
-  if (!session.signal.aborted) await leaving;
-}
-
-async function removeStrandedKey(session: Session, key: string, what: string): Promise<void> {
-  if (session.signal.aborted) return;
-  try {
-    const response = await idempotent(
-      `${what}: clean up`,
-      () => session.client.kv.range({ key: Buffer.from(key) }),
-      AbortSignal.timeout(requestTimeoutOf(session.client)),
-      key,
-    );
-    const stranded = response.kvs[0];
-    if (stranded && String(stranded.lease) === session.leaseId) {
-      await leaveQueue(session, key, toBigInt(stranded.create_revision), what);
-    }
-  } catch {
-    // Best effort, as above.
-  }
+  if (!response.succeeded) throw keyLostError(session, ticket.key, what);
 }

@@ -1,11 +1,9 @@
 import {
-  idempotent,
+  abandonQueue,
   joinQueue,
-  leaveQueue,
   type QueueTicket,
-  requestTimeoutOf,
+  removeStrandedKey,
   type Session,
-  toBigInt,
   waitForFewerAhead,
   waitForPredecessors,
 } from '@coordkit/core';
@@ -61,7 +59,7 @@ export async function acquireTurn(request: TurnRequest, signal: AbortSignal): Pr
     }
     return grant(request, ticket, confirmedAt, signal);
   } catch (err) {
-    await abandon(session, ticket, what);
+    await abandonQueue(session, ticket, what);
     throw signal.aborted ? signal.reason : err;
   }
 }
@@ -72,13 +70,13 @@ export async function tryTurn(request: TurnRequest): Promise<LockHandle | undefi
   session.signal.throwIfAborted();
   const ticket = await join(request, undefined);
   if (!isMyTurn(ticket, rule)) {
-    await abandon(session, ticket, what);
+    await abandonQueue(session, ticket, what);
     return undefined;
   }
   try {
     return grant(request, ticket, ticket.revision, undefined);
   } catch (err) {
-    await abandon(session, ticket, what);
+    await abandonQueue(session, ticket, what);
     throw err;
   }
 }
@@ -123,32 +121,5 @@ async function join(request: TurnRequest, signal: AbortSignal | undefined): Prom
     // A create whose reply was lost may still have landed: remove it, or it would block everyone behind it.
     await removeStrandedKey(session, key, what);
     throw signal?.aborted ? signal.reason : err;
-  }
-}
-
-/** Deletes a queued key (guarded by its create revision). On a lost session the lease takes the key: do not wait. */
-async function abandon(session: Session, ticket: QueueTicket, what: string): Promise<void> {
-  const leaving = leaveQueue(session, ticket.key, ticket.createRevision, what).then(
-    () => undefined,
-    () => undefined, // Best effort: the lease bounds how long a stranded key can block others.
-  );
-  if (!session.signal.aborted) await leaving;
-}
-
-async function removeStrandedKey(session: Session, key: string, what: string): Promise<void> {
-  if (session.signal.aborted) return;
-  try {
-    const response = await idempotent(
-      `${what}: clean up`,
-      () => session.client.kv.range({ key: Buffer.from(key) }),
-      AbortSignal.timeout(requestTimeoutOf(session.client)),
-      key,
-    );
-    const stranded = response.kvs[0];
-    if (stranded && String(stranded.lease) === session.leaseId) {
-      await leaveQueue(session, key, toBigInt(stranded.create_revision), what);
-    }
-  } catch {
-    // Best effort, as above.
   }
 }
