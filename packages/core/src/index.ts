@@ -18,10 +18,12 @@ export { type SnapshotAndWatch, snapshotThenWatch } from './snapshot.js';
 export { ops, type RangeOptions, rangeRequest } from './txn.js';
 export { raceSignal, type WaitOptions, type WaitScope, waitScope } from './wait-options.js';
 export {
+  isDirectChild,
   type JoinOptions,
   joinQueue,
   leaveQueue,
   type QueuedKey,
+  type QueueMembership,
   type QueueTicket,
   waitForFewerAhead,
   waitForPredecessors,

@@ -1,9 +1,9 @@
-import type { ITxnResponse } from 'etcd3';
+import type { IKeyValue } from 'etcd3';
 import { CoordError, ErrorCodes } from './errors.js';
 import { idempotent } from './internal/rpc.js';
-import { toBigInt } from './revision.js';
+import { toBigInt, toWire } from './revision.js';
 import type { Session } from './session.js';
-import { ops } from './txn.js';
+import { ops, rangeRequest } from './txn.js';
 import { raceSignal } from './wait-options.js';
 import { keyLostError } from './waiting-cleanup.js';
 import { watch } from './watch.js';
@@ -46,23 +46,47 @@ export interface JoinOptions {
   readonly predecessorPrefix: string;
   /** Count the keys ahead instead of reading the last one (semaphores). */
   readonly countAhead?: boolean;
+  /** Which keys under the prefix are queue entries; default {@link isDirectChild}. */
+  readonly isQueued?: QueueMembership;
   readonly what: string;
   readonly signal?: AbortSignal;
 }
 
+/** Decides from a key's remainder after the queue prefix whether it is an entry of this queue. */
+export type QueueMembership = (relativeKey: string) => boolean;
+
+/**
+ * The default membership rule: only keys directly under the prefix (no further `/`) are entries.
+ * etcd's Go layout puts a lock `jobs` at `jobs/<lease>` and a lock `jobs/x` at `jobs/x/<lease>`, inside
+ * the first one's prefix; without this rule the two would queue behind each other.
+ */
+export const isDirectChild: QueueMembership = (relativeKey) =>
+  relativeKey.length > 0 && !relativeKey.includes('/');
+
+function membershipOf(prefix: string, isQueued: QueueMembership | undefined): (key: string) => boolean {
+  const rule = isQueued ?? isDirectChild;
+  return (key) => key.startsWith(prefix) && rule(key.slice(prefix.length));
+}
+
+/** The newest queued key older than mine in a range response, and whether the answer is certain. */
 function lastBefore(
-  response: ITxnResponse,
-  index: number,
+  kvs: readonly IKeyValue[],
   mine: string,
   myRevision: bigint,
-): QueuedKey | undefined {
-  const kvs = response.responses[index]?.response_range?.kvs ?? [];
+  isMember: (key: string) => boolean,
+): { readonly predecessor: QueuedKey | undefined; readonly certain: boolean } {
+  let skipped = false;
   for (const raw of kvs) {
     const kv = toKeyValue(raw);
-    if (kv.key !== mine && kv.createRevision < myRevision)
-      return { key: kv.key, createRevision: kv.createRevision };
+    if (kv.key === mine || kv.createRevision >= myRevision) continue;
+    if (!isMember(kv.key)) {
+      skipped = true;
+      continue;
+    }
+    return { predecessor: { key: kv.key, createRevision: kv.createRevision }, certain: true };
   }
-  return undefined;
+  // Keys of another primitive nested under the prefix filled the page: look further before deciding.
+  return { predecessor: undefined, certain: !skipped };
 }
 
 /**
@@ -71,9 +95,11 @@ function lastBefore(
  */
 export async function joinQueue(session: Session, options: JoinOptions): Promise<QueueTicket> {
   const { key, predecessorPrefix, what } = options;
+  const isMember = membershipOf(predecessorPrefix, options.isQueued);
   // My key is the newest in the store right after the put, so "newest two" is me and the one before me.
+  // Semaphores count the keys themselves, so that nested keys of other primitives are not counted.
   const ahead = options.countAhead
-    ? ops.range(predecessorPrefix, { countOnly: true })
+    ? ops.range(predecessorPrefix, { keysOnly: true })
     : ops.range(predecessorPrefix, { order: 'newest-first', limit: 2, keysOnly: true });
   const response = await idempotent(
     `${what}: join`,
@@ -101,17 +127,24 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
     );
   }
   if (response.succeeded) {
-    const countRaw = response.responses[2]?.response_range?.count;
-    return {
-      key,
-      createRevision: mine.createRevision,
-      revision,
-      value: mine.value,
-      existed: false,
-      predecessor: options.countAhead ? undefined : lastBefore(response, 2, key, mine.createRevision),
-      // Everything under the prefix was created before my key, except my key itself when it is inside.
-      ahead: options.countAhead ? Number(countRaw ?? 0) - (key.startsWith(predecessorPrefix) ? 1 : 0) : 0,
-    };
+    const kvs = response.responses[2]?.response_range?.kvs ?? [];
+    const found = lastBefore(kvs, key, mine.createRevision, isMember);
+    if (options.countAhead || found.certain) {
+      return {
+        key,
+        createRevision: mine.createRevision,
+        revision,
+        value: mine.value,
+        existed: false,
+        predecessor: options.countAhead ? undefined : found.predecessor,
+        // Every other queued key under the prefix was created before mine.
+        ahead: options.countAhead
+          ? kvs.filter((kv) => kv.key.toString() !== key && isMember(kv.key.toString())).length
+          : 0,
+      };
+    }
+    const state = await readQueueState(session, key, mine.createRevision, predecessorPrefix, options);
+    return { ...state, key, createRevision: mine.createRevision, value: mine.value, existed: false };
   }
   const state = await readQueueState(session, key, mine.createRevision, predecessorPrefix, options);
   return { ...state, key, createRevision: mine.createRevision, value: mine.value, existed: true };
@@ -129,9 +162,15 @@ async function readQueueState(
   key: string,
   createRevision: bigint,
   predecessorPrefix: string,
-  options: { readonly what: string; readonly countAhead?: boolean; readonly signal?: AbortSignal },
+  options: {
+    readonly what: string;
+    readonly countAhead?: boolean;
+    readonly isQueued?: QueueMembership | undefined;
+    readonly signal?: AbortSignal;
+  },
 ): Promise<QueueState> {
   const before = createRevision - 1n;
+  const isMember = membershipOf(predecessorPrefix, options.isQueued);
   const response = await idempotent(
     `${options.what}: read queue`,
     () =>
@@ -144,7 +183,7 @@ async function readQueueState(
             ? ops.range(predecessorPrefix, { keysOnly: true, maxCreateRevision: before })
             : ops.range(predecessorPrefix, {
                 order: 'newest-first',
-                limit: 1,
+                limit: PAGE,
                 maxCreateRevision: before,
                 keysOnly: true,
               }),
@@ -158,12 +197,44 @@ async function readQueueState(
   if (!mineRaw || toBigInt(mineRaw.create_revision) !== createRevision) {
     throw keyLostError(session, options.what, key);
   }
-  return {
-    revision: toBigInt(response.header.revision),
-    predecessor: options.countAhead ? undefined : lastBefore(response, 1, key, createRevision),
-    ahead: options.countAhead ? (response.responses[1]?.response_range?.kvs.length ?? 0) : 0,
-  };
+  const revision = toBigInt(response.header.revision);
+  const kvs = response.responses[1]?.response_range?.kvs ?? [];
+  if (options.countAhead) {
+    return {
+      revision,
+      predecessor: undefined,
+      ahead: kvs.filter((kv) => isMember(kv.key.toString())).length,
+    };
+  }
+  let found = lastBefore(kvs, key, createRevision, isMember);
+  let page = kvs;
+  // Only when keys of another primitive nested under the prefix fill whole pages: page further back,
+  // at the same revision, so the answer stays one consistent view.
+  while (!found.certain && page.length === PAGE) {
+    const oldest = toBigInt(page[page.length - 1]!.create_revision);
+    const more = await idempotent(
+      `${options.what}: read queue`,
+      () =>
+        session.client.kv.range({
+          ...rangeRequest(predecessorPrefix, {
+            order: 'newest-first',
+            limit: PAGE,
+            maxCreateRevision: oldest - 1n,
+            keysOnly: true,
+          }),
+          revision: toWire(revision),
+        }),
+      options.signal,
+      key,
+    );
+    page = more.kvs;
+    found = lastBefore(page, key, createRevision, isMember);
+  }
+  return { revision, predecessor: found.predecessor, ahead: 0 };
 }
+
+/** Keys read per page when looking for the key just ahead. */
+const PAGE = 16;
 
 /**
  * Waits until no key under the predecessor prefix is older than the ticket's key. Each round
@@ -177,7 +248,13 @@ async function readQueueState(
 export async function waitForPredecessors(
   session: Session,
   ticket: QueueTicket,
-  options: { readonly predecessorPrefix: string; readonly what: string; readonly signal: AbortSignal },
+  options: {
+    readonly predecessorPrefix: string;
+    readonly what: string;
+    readonly signal: AbortSignal;
+    /** Same rule as given to {@link joinQueue}; default {@link isDirectChild}. */
+    readonly isQueued?: QueueMembership;
+  },
 ): Promise<bigint> {
   let ahead = ticket.predecessor;
   let confirmedAt = ticket.revision;
@@ -236,9 +313,12 @@ export async function waitForFewerAhead(
     readonly limit: number;
     readonly what: string;
     readonly signal: AbortSignal;
+    /** Same rule as given to {@link joinQueue}; default {@link isDirectChild}. */
+    readonly isQueued?: QueueMembership;
   },
 ): Promise<bigint> {
   if (ticket.ahead < options.limit) return ticket.revision;
+  const isMember = membershipOf(options.prefix, options.isQueued);
   const pending = watch(session.client, { prefix: options.prefix }, { signal: options.signal, prevKv: true });
   try {
     await raceSignal(pending.created(), options.signal);
@@ -255,7 +335,7 @@ export async function waitForFewerAhead(
         for (const event of batch.events) {
           if (event.type !== 'delete') continue;
           if (event.key === ticket.key) throw keyLostError(session, options.what, ticket.key);
-          if (event.prev && event.prev.createRevision < ticket.createRevision) ahead--;
+          if (isMember(event.key) && event.prev && event.prev.createRevision < ticket.createRevision) ahead--;
         }
         if (ahead < options.limit) return batch.revision;
       }

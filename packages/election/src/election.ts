@@ -1,8 +1,10 @@
 import {
   assertArgument,
   idempotent,
+  isDirectChild,
   raceSignal,
   rangeRequest,
+  readPrefix,
   type Session,
   snapshotThenWatch,
   toBigInt,
@@ -102,12 +104,27 @@ export class Election {
    * Reads who leads now, in one range read (the oldest key under `<name>/`); `undefined` when no
    * candidate is left. The answer can be stale by the time it is used: act through a Leadership.
    */
+  /** Candidate keys sit directly under `<name>/`; deeper keys belong to other primitives. */
+  #isCandidate(key: string): boolean {
+    return key.startsWith(this.#prefix) && isDirectChild(key.slice(this.#prefix.length));
+  }
+
   async leader(): Promise<LeaderInfo | undefined> {
-    const request = rangeRequest(this.#prefix, { order: 'oldest-first', limit: 1 });
+    // A page, not one key: keys of another primitive nested under the prefix (`<name>/x/…`) are skipped.
+    const request = rangeRequest(this.#prefix, { order: 'oldest-first', limit: 16 });
     const response = await idempotent(`${this.#what}: read leader`, () =>
       this.session.client.kv.range(request),
     );
-    const raw = response.kvs[0];
+    const raw = response.kvs.find((kv) => this.#isCandidate(kv.key.toString()));
+    if (!raw && response.more) {
+      const all = await readPrefix(this.session.client, this.#prefix, `${this.#what}: read leader`);
+      const first = all.kvs
+        .filter((kv) => this.#isCandidate(kv.key))
+        .sort((a, b) => (a.createRevision < b.createRevision ? -1 : 1))[0];
+      const leader = first ? toLeaderInfo(first, all.revision) : undefined;
+      this.events.emit('leader', leader);
+      return leader;
+    }
     const leader = raw ? toLeaderInfo(toKeyValue(raw), toBigInt(response.header.revision)) : undefined;
     this.events.emit('leader', leader);
     return leader;
@@ -137,7 +154,7 @@ export class Election {
     }
     const { snapshot, changes } = started;
     try {
-      const tracker = new LeaderTracker();
+      const tracker = new LeaderTracker((key) => this.#isCandidate(key));
       tracker.reset(snapshot.kvs);
       const first = tracker.next(snapshot.revision);
       if (first.changed) yield this.#reported(first.leader);

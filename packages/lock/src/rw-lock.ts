@@ -68,8 +68,12 @@ export class RWLock {
     return {
       session: this.session,
       key: uniqueWaiterKey(`${this.name}/write/`, this.session),
-      rule: { kind: 'no-older-key', prefix: `${this.name}/` },
+      // A writer queues behind every reader and writer: keys one level down, under read/ and write/.
+      rule: { kind: 'no-older-key', prefix: `${this.name}/`, isQueued: isReaderOrWriterKey },
       what: `${this.#what} (write)`,
     };
   }
 }
+
+/** The writer's membership rule: `read/<key>` and `write/<key>` under the lock's prefix, nothing deeper. */
+const isReaderOrWriterKey = (relativeKey: string): boolean => /^(read|write)\/[^/]+$/.test(relativeKey);

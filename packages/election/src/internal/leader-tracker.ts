@@ -19,11 +19,17 @@ export class LeaderTracker {
   #yieldedAny = false;
   /** Highest fencing token ever reported: nothing older is reported after it (F11, F21). */
   #highestToken = 0n;
+  readonly #isCandidate: (key: string) => boolean;
+
+  /** `isCandidate` tells this election's keys from other primitives' keys nested under its prefix. */
+  constructor(isCandidate: (key: string) => boolean) {
+    this.#isCandidate = isCandidate;
+  }
 
   /** Replaces the whole state (a snapshot, or a watch's resync batch after compaction). */
   reset(kvs: readonly Candidate[]): void {
     this.#candidates.clear();
-    for (const kv of kvs) this.#candidates.set(kv.key, kv);
+    for (const kv of kvs) if (this.#isCandidate(kv.key)) this.#candidates.set(kv.key, kv);
   }
 
   /** Applies one revision's events (a transaction's changes arrive together). */
@@ -33,6 +39,7 @@ export class LeaderTracker {
       return;
     }
     for (const event of batch.events) {
+      if (!this.#isCandidate(event.key)) continue;
       if (event.type === 'delete') {
         this.#candidates.delete(event.key);
       } else {

@@ -1,6 +1,7 @@
 import {
   abandonQueue,
   joinQueue,
+  type QueueMembership,
   type QueueTicket,
   removeStrandedKey,
   type Session,
@@ -17,7 +18,7 @@ import { LockHandle } from '../lock-handle.js';
 /** When a queued key's turn comes. */
 export type TurnRule =
   /** No key under `prefix` is older than mine (mutex, writer; a reader uses the writers' prefix). */
-  | { readonly kind: 'no-older-key'; readonly prefix: string }
+  | { readonly kind: 'no-older-key'; readonly prefix: string; readonly isQueued?: QueueMembership }
   /** Fewer than `limit` keys under `prefix` are older than mine (semaphore). */
   | { readonly kind: 'fewer-older-keys'; readonly prefix: string; readonly limit: number };
 
@@ -49,7 +50,12 @@ export async function acquireTurn(request: TurnRequest, signal: AbortSignal): Pr
     if (!isMyTurn(ticket, rule)) {
       confirmedAt =
         rule.kind === 'no-older-key'
-          ? await waitForPredecessors(session, ticket, { predecessorPrefix: rule.prefix, what, signal })
+          ? await waitForPredecessors(session, ticket, {
+              predecessorPrefix: rule.prefix,
+              what,
+              signal,
+              ...(rule.isQueued ? { isQueued: rule.isQueued } : {}),
+            })
           : await waitForFewerAhead(session, ticket, {
               prefix: rule.prefix,
               limit: rule.limit,
@@ -114,6 +120,7 @@ async function join(request: TurnRequest, signal: AbortSignal | undefined): Prom
       value: '',
       predecessorPrefix: rule.prefix,
       countAhead: rule.kind === 'fewer-older-keys',
+      ...(rule.kind === 'no-older-key' && rule.isQueued ? { isQueued: rule.isQueued } : {}),
       what,
       ...(signal ? { signal } : {}),
     });
