@@ -27,6 +27,7 @@ export default defineConfig({
       })),
       { extends: true as const, test: { name: 'examples', include: ['test/examples/**/*.test.ts'] } },
       { extends: true as const, test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'security', include: ['test/security/**/*.test.ts'] } },
     ],
   },
 });

@@ -11,6 +11,7 @@ import { nanoid } from 'nanoid';
 import type { QueueLayout } from './layout.js';
 import { decode, encode, type IndexEntry, type InflightRecord, type JobRecord } from './records.js';
 import { guardedWrite } from './retry.js';
+import { setAsideUndecodable } from './set-aside.js';
 
 /** How many ready keys a consumer reads ahead; a claim picks among the first `spread` of them. */
 export const READ_AHEAD = 16;
@@ -123,11 +124,20 @@ export class Claimer {
     if (revision < this.#readRevision) return;
     this.#readRevision = revision;
     this.#known = true;
-    this.#candidates = kvs.map((kv) => ({
-      key: kv.key,
-      createRevision: kv.createRevision,
-      entry: decode<IndexEntry>(kv.value, kv.key),
-    }));
+    const candidates: Candidate[] = [];
+    for (const kv of kvs) {
+      try {
+        candidates.push({
+          key: kv.key,
+          createRevision: kv.createRevision,
+          entry: decode<IndexEntry>(kv.value, kv.key),
+        });
+      } catch (err) {
+        // A key the queue did not write: set it aside rather than let it stop every consumer.
+        void setAsideUndecodable(this.#session, this.#layout, kv.key, kv.modRevision, kv.value, err);
+      }
+    }
+    this.#candidates = candidates;
   }
 
   async #claim(candidate: Candidate, signal?: AbortSignal): Promise<Claimed | undefined> {
