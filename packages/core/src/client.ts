@@ -3,6 +3,7 @@ import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop } from 'cockatiel';
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 import { assertArgument } from './errors.js';
+import { shutdownHub } from './internal/watch-hub.js';
 
 /** TLS material: PEM contents as a Buffer, or a path to a PEM file. */
 export type PemSource = Buffer | string;
@@ -121,5 +122,12 @@ export function createClient(options: ClientOptions = {}): Etcd3 {
   };
   const client = new Etcd3(etcdOptions);
   requestTimeouts.set(client, requestTimeout);
+  // etcd3's close() closes channels but leaves calls already running (a watch stream) open, which kept
+  // processes alive and watchers waiting: end coordkit's watch stream and watchers with it.
+  const closeChannels = client.close.bind(client);
+  client.close = () => {
+    shutdownHub(client);
+    closeChannels();
+  };
   return client;
 }

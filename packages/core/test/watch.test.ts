@@ -82,6 +82,16 @@ describe('watch', () => {
     expect(seen[1]!.events[0]!.version).toBe(2n);
   });
 
+  it('client.close() ends every watch loop with CLOSED instead of leaving the stream running', async () => {
+    const client = createClient({ endpoints: sharedEndpoints() });
+    const w = watch(client, { prefix: uniquePrefix('watch-close') });
+    await w.created();
+    const got = collect(w);
+    client.close();
+    await got.done;
+    expect(CoordError.is(got.error, ErrorCodes.CLOSED)).toBe(true);
+  });
+
   it('rejects bad targets with INVALID_ARGUMENT', () => {
     using client = sharedClient();
     expect(() => watch(client, { prefix: '' })).toThrow(CoordError);

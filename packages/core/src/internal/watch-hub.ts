@@ -93,6 +93,17 @@ export class WatchHub {
     }
   }
 
+  /** Ends the stream and every watcher (`CLOSED`): the client is closing. Idempotent. */
+  shutdown(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#failAll(new CoordError(ErrorCodes.CLOSED, 'watch: the client was closed'));
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#awaitingCreated = [];
+    this.#byId.clear();
+    if (stream) endStream(stream);
+  }
+
   #closeIdleStream(): void {
     if (this.#watchers.size > 0 || !this.#stream) return;
     const stream = this.#stream;
@@ -283,6 +294,11 @@ function toWatchEvent(raw: IEvent): WatchEvent {
 }
 
 const hubs = new WeakMap<Etcd3, WatchHub>();
+
+/** Ends a client's watch stream and watchers, if it has any (used by the client's `close()`). */
+export function shutdownHub(client: Etcd3): void {
+  hubs.get(client)?.shutdown();
+}
 
 /** The one watch hub (one watch stream) of a client. */
 export function hubOf(client: Etcd3): WatchHub {
