@@ -63,6 +63,13 @@ function integerFlag(value: string | undefined, flag: string, min: number): numb
   return n;
 }
 
+// parseArgs reads `-2` as an (unknown) short option, so `counter add n -2` and `--priority -5`
+// would be usage errors: negative numbers are hidden from it behind a prefix no argument can carry.
+const NEGATIVE_NUMBER = /^-\d+$/;
+const SHIELD = '\0';
+const shieldNegative = (arg: string) => (NEGATIVE_NUMBER.test(arg) ? `${SHIELD}${arg}` : arg);
+const unshieldNegative = (arg: string) => (arg.startsWith(SHIELD) ? arg.slice(SHIELD.length) : arg);
+
 const defaultIo: Io = { out: (line) => console.log(line), err: (line) => console.error(line) };
 
 /**
@@ -79,12 +86,15 @@ export async function run(
   const command = separator === -1 ? [] : argv.slice(separator + 1);
   let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: [...own], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: own.map(shieldNegative), options, allowPositionals: true, strict: true });
   } catch (err) {
     io.err(`coord: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     return ExitCodes.USAGE;
   }
-  const { values, positionals } = parsed;
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([k, v]) => [k, typeof v === 'string' ? unshieldNegative(v) : v]),
+  ) as typeof parsed.values;
+  const positionals = parsed.positionals.map(unshieldNegative);
   if (values.help || positionals.length === 0) {
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? ExitCodes.OK : ExitCodes.USAGE;

@@ -1,9 +1,10 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { assertArgument, CoordError, ErrorCodes } from './errors.js';
 import { backoffDelay, monotonicNow } from './internal/clock.js';
+import { noteRevision, onRollback } from './internal/regression.js';
 import { idempotent } from './internal/rpc.js';
 import { endStream } from './internal/streams.js';
-import { leaseIdToHex } from './revision.js';
+import { leaseIdToHex, toBigInt } from './revision.js';
 import { raceSignal } from './wait-options.js';
 
 /** Options of {@link Session.create}. */
@@ -50,6 +51,7 @@ export class Session implements AsyncDisposable {
   #expiryTimer: NodeJS.Timeout | undefined;
   #reconnectAttempt = 0;
   #closing: Promise<void> | undefined;
+  #stopRollbackWatch: (() => void) | undefined;
 
   private constructor(client: Etcd3, leaseId: string, ttl: number, safeUntil: number, interval: number) {
     this.client = client;
@@ -101,7 +103,10 @@ export class Session implements AsyncDisposable {
     return session;
   }
 
-  /** Aborted, with a `CoordError` (`SESSION_EXPIRED` or `SESSION_CLOSED`) as reason, once the lease is lost or closed. */
+  /**
+   * Aborted once the lease is lost or closed, with a `CoordError` reason: `SESSION_EXPIRED`,
+   * `SESSION_CLOSED`, or `REVISION_REGRESSED` when etcd was restored from older data (F21).
+   */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
@@ -140,6 +145,16 @@ export class Session implements AsyncDisposable {
 
   #start(): void {
     this.#armExpiry();
+    // Everything held under this lease was granted in a history that a rollback erased (F21).
+    this.#stopRollbackWatch = onRollback(this.client, (seen) => {
+      void this.#shutdown(
+        new CoordError(
+          ErrorCodes.REVISION_REGRESSED,
+          `session ${this.leaseId}: etcd's revision went back below ${seen} (restored from older data); every lock and leadership of this session is void`,
+        ),
+        true,
+      );
+    });
     this.#sendTimer = setInterval(() => this.#sendKeepAlive(), this.#interval);
     this.#sendTimer.unref();
     void this.#connect();
@@ -209,6 +224,7 @@ export class Session implements AsyncDisposable {
       this.#safeUntil = Math.max(this.#safeUntil, sentAt + ttl * 1000);
       this.#armExpiry();
     }
+    noteRevision(this.client, toBigInt(response.header?.revision));
   }
 
   #armExpiry(): void {
@@ -238,6 +254,7 @@ export class Session implements AsyncDisposable {
   }
 
   async #shutdown(reason: CoordError, revoke: boolean): Promise<void> {
+    this.#stopRollbackWatch?.();
     if (this.#sendTimer !== undefined) clearInterval(this.#sendTimer);
     if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
     const stream = this.#stream;

@@ -17,9 +17,10 @@ export interface WatchOptions {
   /** Include each key's previous version in events (`event.prev`). Default false. */
   readonly prevKv?: boolean;
   /**
-   * What to do when the history the watch needs was compacted: `false` (default) throws a
-   * `COMPACTED` CoordError carrying `compactRevision`; `true` re-reads the current state and yields it
-   * as one batch marked `resync: true`, then continues from there.
+   * What to do when the history the watch needs was compacted, or etcd was restored from older data:
+   * `false` (default) throws a `COMPACTED` CoordError carrying `compactRevision` (or
+   * `REVISION_REGRESSED`); `true` re-reads the current state and yields it as one batch marked
+   * `resync: true`, then continues from there.
    */
   readonly resync?: boolean;
 }
@@ -96,7 +97,9 @@ export function watch(client: Etcd3, target: WatchTarget, options: WatchOptions 
           notify();
         },
         failed: (error) => {
-          if (error.code === ErrorCodes.COMPACTED && options.resync && !ended) {
+          // Compaction and a rollback (F21) both mean the history cannot be followed: re-list when asked.
+          const relist = error.code === ErrorCodes.COMPACTED || error.code === ErrorCodes.REVISION_REGRESSED;
+          if (relist && options.resync && !ended) {
             void resync();
             return;
           }

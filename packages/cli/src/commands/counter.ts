@@ -13,7 +13,9 @@ function parseDelta(text: string | undefined): bigint {
 export async function counterCommand(ctx: CommandContext, args: readonly string[]): Promise<number> {
   const action = positional(args, 0, 'get|add');
   const name = positional(args, 1, 'name');
-  const counter = new CasCounter(ctx.client, name);
+  // Closed on the way out: an update grants the counter's marker lease, whose keepalive would
+  // otherwise keep the process running after the answer is printed.
+  await using counter = new CasCounter(ctx.client, name);
   if (action === 'get') {
     const value = await counter.get();
     ctx.print({ name, value }, () => value.toString());

@@ -108,5 +108,6 @@ await queue.process(handle, { concurrency: 1, signal: processing.signal }).catch
 await scheduling;
 await leaderWatch;
 await config.close();
+await counter.close();
 await session.close();
 client.close();

@@ -4,6 +4,7 @@ import { toBigInt, toWire } from '../revision.js';
 import { toKeyValue, type WatchBatch, type WatchEvent } from '../watch-event.js';
 import { backoffDelay } from './clock.js';
 import { toCoordError } from './etcd-errors.js';
+import { confirmRollback, noteRevision, onRollback } from './regression.js';
 import { endStream } from './streams.js';
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
@@ -65,6 +66,7 @@ export class WatchHub {
 
   constructor(client: Etcd3) {
     this.#client = client;
+    onRollback(client, (seen) => this.#onRollback(seen));
   }
 
   add(spec: WatchSpec, sink: WatchSink): HubWatcher {
@@ -208,6 +210,12 @@ export class WatchHub {
       }
       watcher.watchId = id;
       this.#byId.set(id, watcher);
+      // Re-created after a reconnect on a member whose revision is below what this watcher already
+      // delivered: a lagging member, or a cluster rolled back to older data (F21). Until that is
+      // told apart, events at reused revision numbers would be dropped as replays, so check now.
+      if (watcher.createdOnce && headerRevision > 0n && headerRevision < watcher.nextRevision - 1n) {
+        void confirmRollback(this.#client);
+      }
       // A watch "from now" starts after the revision etcd reports at creation.
       if (watcher.nextRevision === 0n) watcher.nextRevision = headerRevision + 1n;
       if (!watcher.createdOnce) {
@@ -238,6 +246,7 @@ export class WatchHub {
     let currentRevision = -1n;
     const flush = () => {
       if (current.length === 0) return;
+      noteRevision(this.#client, currentRevision);
       watcher.nextRevision = currentRevision + 1n;
       watcher.sink.batch({ revision: currentRevision, events: current });
       current = [];
@@ -253,6 +262,25 @@ export class WatchHub {
       current.push(event);
     }
     flush();
+  }
+
+  /** A proven rollback (F21): every watcher that followed the old history fails, or re-lists if it asked to. */
+  #onRollback(seen: bigint): void {
+    for (const watcher of [...this.#watchers]) {
+      if (!watcher.createdOnce) continue;
+      this.#watchers.delete(watcher);
+      if (watcher.watchId !== undefined) {
+        this.#byId.delete(watcher.watchId);
+        this.#write({ cancel_request: { watch_id: watcher.watchId } });
+      }
+      watcher.closed = true;
+      watcher.sink.failed(
+        new CoordError(
+          ErrorCodes.REVISION_REGRESSED,
+          `${watcher.spec.what}: etcd's revision went back below ${seen} (restored from older data); the history watched so far is gone`,
+        ),
+      );
+    }
   }
 
   #cancelled(watcher: HubWatcher, response: IWatchResponse): void {
