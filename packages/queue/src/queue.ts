@@ -191,7 +191,12 @@ export class Queue<T = unknown> implements AsyncDisposable {
     const started = Background.start(this.session, this.#layout, policy, () => {
       // A watch failed for good: drop everything and let the next dequeue start afresh.
       if (this.#background === started) this.#background = undefined;
-      void started.then((b) => b.close());
+      // Also called when the start itself failed (e.g. PERMISSION_DENIED on a watch): that rejection
+      // is reported to the caller of dequeue, so this derived promise must not become an unhandled one.
+      void started.then(
+        (b) => b.close(),
+        () => undefined,
+      );
     });
     this.#background = started;
     started.then(

@@ -13,8 +13,16 @@ import { decode, encode, type IndexEntry, type InflightRecord, type JobRecord } 
 import { guardedWrite } from './retry.js';
 import { setAsideUndecodable } from './set-aside.js';
 
-/** How many ready keys a consumer reads ahead; a claim picks among the first `spread` of them. */
-export const READ_AHEAD = 16;
+/** How many ready keys a consumer reads ahead; a claim picks among them (see `#pick`). */
+export const READ_AHEAD = 64;
+/** How many colours ready keys are spread over for contending consumers. */
+const COLOURS = 16;
+
+function colourOf(key: string): number {
+  let hash = 0;
+  for (let i = key.length - 8; i < key.length; i++) hash = (hash * 31 + key.charCodeAt(i)) | 0;
+  return Math.abs(hash) % COLOURS;
+}
 
 type TxnResponse = Awaited<ReturnType<Session['client']['kv']['txn']>>;
 
@@ -45,7 +53,7 @@ export type ClaimResult =
  * unchanged (so two consumers never both get it) and by no key having appeared ahead of it since it
  * was read (so a lone consumer gets exactly the head). Both branches of the transaction re-read the
  * first {@link READ_AHEAD} ready keys, so a consumer under load needs one transaction per job.
- * A consumer picks the head when uncontended and a random one of the first `spread` candidates
+ * A consumer picks the head when uncontended and, once it has lost a race, keys of its own colour
  * after collisions, so many consumers do not all fight over the head.
  */
 export class Claimer {
@@ -55,7 +63,8 @@ export class Claimer {
   #candidates: Candidate[] = [];
   #readRevision = 0n;
   #known = false;
-  #spread = 1;
+  /** The colour of ready keys this consumer prefers; -1 (the head) until it loses a race. */
+  #colour = -1;
   readonly #busy = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
 
@@ -84,11 +93,11 @@ export class Claimer {
       this.#pending.add(attempt);
       try {
         const claimed = await attempt;
-        if (claimed) {
-          this.#spread = Math.max(1, this.#spread - 1);
-          return { claimed };
-        }
-        this.#spread = Math.min(READ_AHEAD, this.#spread * 2);
+        if (claimed) return { claimed };
+        // Lost a race: take another random colour and keep it, so that contending consumers settle on
+        // different colours (as the counter's sticky shards do) and stop competing for the same keys,
+        // however stale their view; a consumer that never collides keeps taking the head (strict FIFO).
+        this.#colour = Math.floor(Math.random() * COLOURS);
       } finally {
         this.#busy.delete(candidate.key);
         this.#pending.delete(attempt);
@@ -107,8 +116,14 @@ export class Claimer {
     // Only the best priority present is eligible: a lower priority never overtakes a ready higher one.
     const band = head.key.slice(0, this.#layout.ready.length + 5);
     const eligible = this.#candidates.filter((c) => c.key.startsWith(band) && !this.#busy.has(c.key));
-    const window = Math.min(this.#spread, eligible.length);
-    return eligible[Math.floor(Math.random() * window)];
+    if (eligible.length === 0) return undefined;
+    if (this.#colour < 0) return eligible[0];
+    // A key's colour is fixed by its name, so two consumers of different colours never pick the same
+    // key even from views of different ages; with none of mine in view, any key will do.
+    return (
+      eligible.find((c) => colourOf(c.key) === this.#colour) ??
+      eligible[Math.floor(Math.random() * eligible.length)]
+    );
   }
 
   async #refresh(signal?: AbortSignal): Promise<void> {
