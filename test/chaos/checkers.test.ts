@@ -70,6 +70,22 @@ describe('lock checker', () => {
     expect(checkLock(good())).toEqual({ ok: true, anomalies: [] });
   });
 
+  it('counts a landed but unrecorded write as unknown only when its process was killed', () => {
+    const kill = op('nemesis', 'fault-start', { value: { kind: 'kill-process', target: 'b#1' } });
+    const unrecorded = (extra: HistoryOp[]) => [
+      op('a#1', 'acquire', { token: 10n }),
+      write('a#1', 'w1', 10n, 11n),
+      op('b#1', 'acquire', { token: 13n }),
+      ...extra,
+      fencedTruth([
+        ['w1', 10n, 11n, 'a#1'],
+        ['w9', 13n, 14n, 'b#1'],
+      ]),
+    ];
+    expect(checkLock(unrecorded([kill])).anomalies).toEqual([]);
+    expect(checkLock(unrecorded([])).anomalies.join('\n')).toMatch(/w9 landed but was never invoked/);
+  });
+
   it('fails on overlapping holders whose writes interleave', () => {
     const history = [
       op('a#1', 'acquire', { token: 10n }),
@@ -218,6 +234,16 @@ describe('queue checker', () => {
     const text = checkQueue(history).anomalies.join('\n');
     expect(text).toMatch(/attempt 1 delivered twice/);
     expect(text).toMatch(/delivered again to c2#1.*after c1#1 acked/);
+  });
+
+  it('accepts a delivery whose enqueue died with its killed producer, and no other', () => {
+    const kill = op('nemesis', 'fault-start', { value: { kind: 'kill-process', target: 'producer1#2' } });
+    const history = [kill, deq('c1#1', 'j-200007', 1), ack('c1#1', 'j-200007'), truth([])];
+    expect(checkQueue(history).anomalies).toEqual([]);
+    const other = [kill, deq('c1#1', 'j-300007', 1), ack('c1#1', 'j-300007'), truth([])];
+    expect(checkQueue(other).anomalies.join('\n')).toMatch(
+      /j-300007 delivered to c1#1 but never successfully enqueued/,
+    );
   });
 
   it('fails on a job never enqueued, and on an acked job left in the queue', () => {

@@ -86,9 +86,19 @@ export class LockHandle implements AsyncDisposable {
    * this create revision): a write committed through it cannot land once the lock is lost, even by a
    * holder that was paused and has not yet noticed. Add compares with `.and(...)`, then
    * `.then(...).else(...).commit()`; `succeeded: false` means the lock (or one of your compares) failed.
+   * Once the handle is lost or released, `commit()` fails the compare even if the key still stands.
    */
   txn(): ComparatorBuilder {
-    return this.#session.client.if(this.key, 'Create', '==', this.fencingToken.toString());
+    const builder = this.#session.client.if(this.key, 'Create', '==', this.fencingToken.toString());
+    const commit = builder.commit.bind(builder);
+    // The owner key can outlive the loss: a revoke sent while etcd had no quorum fails, and a leader
+    // change gives every lease a full TTL again (F8). Checked at commit time, so a handle declared lost
+    // by its local deadline never writes again: `Create == 0` contradicts the ownership compare.
+    builder.commit = () => {
+      if (!this.isHeld()) builder.and(this.key, 'Create', '==', '0');
+      return commit();
+    };
+    return builder;
   }
 
   /**

@@ -13,6 +13,7 @@ import { Background } from './internal/background.js';
 import { type Claimed, Claimer } from './internal/claimer.js';
 import { enqueueJobs } from './internal/enqueue-txn.js';
 import { QueueLayout, validateJobId } from './internal/layout.js';
+import { MarkerLease } from './internal/marker-lease.js';
 import { guardedWrite } from './internal/retry.js';
 import { settleOps } from './internal/settle.js';
 import { runWorkers } from './internal/worker-loop.js';
@@ -50,6 +51,7 @@ export class Queue<T = unknown> implements AsyncDisposable {
   readonly #clockSkewAllowance: number;
   readonly #claimer: Claimer;
   readonly #closed = new AbortController();
+  readonly #markers: MarkerLease;
   #background: Promise<Background> | undefined;
 
   constructor(session: Session, name: string, options: QueueOptions = {}) {
@@ -72,6 +74,9 @@ export class Queue<T = unknown> implements AsyncDisposable {
       'a finite number of milliseconds >= 0',
     );
     this.#layout = new QueueLayout(this.name);
+    this.#markers = new MarkerLease(session);
+    // Granted up front, so the first enqueue costs one request.
+    this.#markers.current().catch(() => undefined);
     this.#context = { session, layout: this.#layout, maxAttempts, backoff, visibilityTimeout };
     this.#claimer = new Claimer(session, this.#layout, visibilityTimeout);
   }
@@ -82,14 +87,20 @@ export class Queue<T = unknown> implements AsyncDisposable {
    * the same `id` after an `UNKNOWN_OUTCOME`. `data` must survive a JSON round trip.
    */
   async enqueue(data: T, options: EnqueueOptions = {}): Promise<Enqueued> {
-    const [result] = await enqueueJobs(this.session, this.#layout, [{ ...options, data }], () => 'options');
+    const [result] = await enqueueJobs(
+      this.session,
+      this.#layout,
+      [{ ...options, data }],
+      () => 'options',
+      this.#markers,
+    );
     return result!;
   }
 
-  /** Adds up to 64 jobs in one transaction, in array order; duplicates by `id` are skipped as in {@link enqueue}. */
+  /** Adds up to 42 jobs in one transaction, in array order; duplicates by `id` are skipped as in {@link enqueue}. */
   enqueueBatch(items: readonly BatchItem<T>[]): Promise<Enqueued[]> {
     assertArgument(Array.isArray(items), 'items', 'an array of { data, priority?, delay?, id? }');
-    return enqueueJobs(this.session, this.#layout, items, (i) => `items[${i}]`);
+    return enqueueJobs(this.session, this.#layout, items, (i) => `items[${i}]`, this.#markers);
   }
 
   /**

@@ -49,9 +49,9 @@ describe('consumers killed mid-job (F17)', () => {
     await using session = await testSession();
     await using queue = new Queue<{ n: number; fail?: boolean }>(session, name);
     const failing = new Set(Array.from({ length: FAILING }, (_, i) => `fail-${i}`));
-    for (let start = 0; start < JOBS; start += 64) {
+    for (let start = 0; start < JOBS; start += 42) {
       await queue.enqueueBatch(
-        Array.from({ length: Math.min(64, JOBS - start) }, (_, i) => {
+        Array.from({ length: Math.min(42, JOBS - start) }, (_, i) => {
           const n = start + i;
           return n < FAILING ? { data: { n, fail: true }, id: `fail-${n}` } : { data: { n }, id: `job-${n}` };
         }),

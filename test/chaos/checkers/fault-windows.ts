@@ -39,3 +39,17 @@ export function hadFault(
 ): boolean {
   return windows.some((w) => w.target === process && w.start <= to && from <= w.end);
 }
+
+/**
+ * Processes the nemesis killed (SIGKILL). An operation such a process had sent but not yet recorded
+ * when it died leaves no trace in the history, yet may land: the checkers count those as unknown.
+ */
+export function killedProcesses(history: History): Set<string> {
+  const killed = new Set<string>();
+  for (const op of history) {
+    if (op.op !== 'fault-start') continue;
+    const { kind, target } = op.value as { kind: string; target: string };
+    if (kind === 'kill-process') killed.add(target);
+  }
+  return killed;
+}

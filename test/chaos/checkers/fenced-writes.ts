@@ -1,4 +1,5 @@
 import type { HistoryOp } from '../lib/history.js';
+import { killedProcesses } from './fault-windows.js';
 
 /** One guarded write, as recorded by its holder or as read back from etcd. */
 export interface FencedWrite {
@@ -88,10 +89,14 @@ export function checkFencedWrites(ops: readonly HistoryOp[], grantOp: string, la
     process: w.process,
   }));
   const landed = new Map(truth.map((w) => [w.id, w]));
+  const killed = killedProcesses(ops);
   for (const write of truth) {
     const recorded = byId.get(write.id);
-    if (recorded === undefined) anomalies.push(`${label}: write ${write.id} landed but was never invoked`);
-    else if (recorded.outcome === 'fail')
+    // A write in flight when its process was SIGKILLed was never recorded, but may land: unknown, not an anomaly.
+    if (recorded === undefined) {
+      if (!killed.has(write.process))
+        anomalies.push(`${label}: write ${write.id} landed but was never invoked`);
+    } else if (recorded.outcome === 'fail')
       anomalies.push(
         `${label}: write ${write.id} of ${write.process} (token ${write.token}) was reported failed but landed at revision ${write.revision}`,
       );

@@ -1,5 +1,5 @@
 import { type CheckResult, type History, type HistoryOp, result } from '../lib/history.js';
-import { faultWindows, hadFault } from './fault-windows.js';
+import { faultWindows, hadFault, killedProcesses } from './fault-windows.js';
 
 interface Delivery {
   readonly id: string;
@@ -39,13 +39,20 @@ export function checkQueue(history: History): CheckResult {
   const truth = history.find((op) => op.op === 'truth');
   const remaining = new Set(truth ? (truth.value as { remaining: string[] }).remaining : []);
 
+  // Job ids are `j-<producer incarnation><seq>`: an enqueue in flight when that producer incarnation was
+  // SIGKILLed was never recorded, yet may have landed; its delivery is not an anomaly.
+  const killedIncarnations = new Set(
+    [...killedProcesses(history)].filter((p) => p.startsWith('producer')).map((p) => p.replace(/^.*#/, '')),
+  );
+  const fromKilledProducer = (id: string) =>
+    [...killedIncarnations].some((n) => new RegExp(`^j-${n}\\d{5}$`).test(id));
   const byJob = new Map<string, Delivery[]>();
   for (const delivery of deliveries) {
     const list = byJob.get(delivery.id) ?? [];
     list.push(delivery);
     byJob.set(delivery.id, list);
     const enqueue = enqueued.get(delivery.id);
-    if (enqueue === undefined || enqueue.outcome === 'fail')
+    if ((enqueue === undefined && !fromKilledProducer(delivery.id)) || enqueue?.outcome === 'fail')
       anomalies.push(
         `queue: job ${delivery.id} delivered to ${delivery.process} but never successfully enqueued`,
       );

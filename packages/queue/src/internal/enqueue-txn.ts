@@ -10,15 +10,17 @@ import {
 import { nanoid } from 'nanoid';
 import type { BatchItem, Enqueued } from '../options.js';
 import { MAX_PRIORITY, MIN_PRIORITY, nextSequence, type QueueLayout, validateJobId } from './layout.js';
+import type { MarkerLease } from './marker-lease.js';
 import { encode, type IndexEntry, type JobRecord } from './records.js';
 import { guardedWrite } from './retry.js';
 
-/** etcd's default `--max-txn-ops` is 128 and each job takes two puts. */
-export const MAX_BATCH = 64;
+/** etcd's default `--max-txn-ops` is 128 and each job takes three puts (record, index, marker). */
+export const MAX_BATCH = 42;
 
 interface Prepared {
   readonly id: string;
   readonly jobKey: string;
+  readonly markerKey: string;
   readonly writes: ReturnType<typeof ops.put>[];
 }
 
@@ -55,20 +57,27 @@ function prepare<T>(layout: QueueLayout, item: BatchItem<T>, what: string): Prep
   return {
     id,
     jobKey: layout.job(id),
+    markerKey: layout.enqueuedMarker(id),
     writes: [ops.put(layout.job(id), encode(record)), ops.put(indexKey, encode(entry))],
   };
 }
 
 /**
- * Enqueues jobs in one transaction guarded by "no job record with this id" for each, so an id
- * already present is not queued twice and a retry after a lost reply finds its own first attempt
- * (F12). If some ids exist, the others are written by a second transaction, guarded the same way.
+ * Enqueues jobs in one transaction guarded by "no job record and no enqueue marker with this id"
+ * for each, so an id already present is not queued twice and a retry after a lost reply finds its
+ * own first attempt (F12). If some ids exist, the others are written by a second transaction.
+ *
+ * The marker (`enqueued/<id>`, on a lease that is not kept alive, 1 to 2 minutes) is there for the
+ * request that is not lost but late: sent to a member that was paused mid-request, it can still be
+ * applied after its retry succeeded and the job was acked. "No job record" alone would then let it
+ * queue the job a second time (found by the chaos soak); the marker makes it fail its compare.
  */
 export async function enqueueJobs<T>(
   session: Session,
   layout: QueueLayout,
   items: readonly BatchItem<T>[],
   argument: (index: number) => string,
+  markers: MarkerLease,
 ): Promise<Enqueued[]> {
   assertArgument(items.length <= MAX_BATCH, 'items', `at most ${MAX_BATCH} jobs per batch`);
   const prepared = items.map((item, index) => prepare(layout, item, argument(index)));
@@ -79,13 +88,17 @@ export async function enqueueJobs<T>(
   }
   const results = new Map<string, Enqueued>();
   let pending = prepared;
+  const markerLease = await markers.current();
   while (pending.length > 0) {
     const batch = pending;
     const response = await guardedWrite(`queue "${layout.root}": enqueue ${batch.length} job(s)`, () =>
       session.client.kv.txn({
-        compare: batch.map((job) => ops.createRevisionIs(job.jobKey, 0n)),
-        success: batch.flatMap((job) => job.writes),
-        failure: batch.map((job) => ops.get(job.jobKey)),
+        compare: batch.flatMap((job) => [
+          ops.createRevisionIs(job.jobKey, 0n),
+          ops.createRevisionIs(job.markerKey, 0n),
+        ]),
+        success: batch.flatMap((job) => [...job.writes, ops.put(job.markerKey, '', markerLease)]),
+        failure: batch.flatMap((job) => [ops.get(job.jobKey), ops.get(job.markerKey)]),
       }),
     );
     const revision = toBigInt(response.header.revision);
@@ -95,7 +108,9 @@ export async function enqueueJobs<T>(
     }
     pending = [];
     batch.forEach((job, index) => {
-      const existing = response.responses[index]?.response_range?.kvs[0];
+      const existing =
+        response.responses[2 * index]?.response_range?.kvs[0] ??
+        response.responses[2 * index + 1]?.response_range?.kvs[0];
       if (existing) {
         results.set(job.id, { id: job.id, revision: toKeyValue(existing).createRevision, duplicate: true });
       } else {

@@ -29,6 +29,8 @@ export class QueueLayout {
   readonly delayed: string;
   readonly inflight: string;
   readonly dead: string;
+  /** `enqueued/<id>`: short-lived markers that stop a late duplicate of an enqueue (see enqueue-txn). */
+  readonly enqueued: string;
 
   constructor(name: string) {
     this.root = `${name}/`;
@@ -37,6 +39,11 @@ export class QueueLayout {
     this.delayed = `${name}/delayed/`;
     this.inflight = `${name}/inflight/`;
     this.dead = `${name}/dead/`;
+    this.enqueued = `${name}/enqueued/`;
+  }
+
+  enqueuedMarker(id: string): string {
+    return `${this.enqueued}${id}`;
   }
 
   job(id: string): string {
