@@ -70,6 +70,10 @@ const SHIELD = '\0';
 const shieldNegative = (arg: string) => (NEGATIVE_NUMBER.test(arg) ? `${SHIELD}${arg}` : arg);
 const unshieldNegative = (arg: string) => (arg.startsWith(SHIELD) ? arg.slice(SHIELD.length) : arg);
 
+// gRPC messages can span lines (a TLS handshake failure carries OpenSSL's text, a newline and a
+// timestamp); an error must stay one line, so scripts can grep it and logs keep one entry per failure.
+const oneLine = (message: string) => message.replace(/\s*\n\s*/g, ' ').trim();
+
 const defaultIo: Io = { out: (line) => console.log(line), err: (line) => console.error(line) };
 
 /**
@@ -147,10 +151,10 @@ export async function run(
       return ExitCodes.USAGE;
     }
     if (err instanceof CoordError) {
-      io.err(`coord: ${err.code}: ${err.message}`);
+      io.err(`coord: ${err.code}: ${oneLine(err.message)}`);
       return ExitCodes.FAILURE;
     }
-    io.err(`coord: ${err instanceof Error ? err.message : String(err)}`);
+    io.err(`coord: ${oneLine(err instanceof Error ? err.message : String(err))}`);
     return ExitCodes.FAILURE;
   }
 }

@@ -1,6 +1,7 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { assertArgument, CoordError, ErrorCodes } from './errors.js';
-import { backoffDelay, monotonicNow } from './internal/clock.js';
+import { backoffDelay, monotonicNow, sleep } from './internal/clock.js';
+import { toCoordError } from './internal/etcd-errors.js';
 import { noteRevision, onRollback } from './internal/regression.js';
 import { idempotent } from './internal/rpc.js';
 import { endStream } from './internal/streams.js';
@@ -262,10 +263,20 @@ export class Session implements AsyncDisposable {
     if (!this.#controller.signal.aborted) this.#controller.abort(reason);
     if (stream) endStream(stream);
     if (!revoke) return;
-    try {
-      await this.client.leaseClient.leaseRevoke({ ID: this.leaseId });
-    } catch {
-      // Best effort by contract: an unreachable etcd lets the lease expire on its own.
+    // Keep trying for a while: after a loss without quorum the first revoke fails, and etcd then gives
+    // the lease a full TTL again on the next leader change, so the keys would block others that long.
+    const giveUpAt = monotonicNow() + this.ttl * 2000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.leaseClient.leaseRevoke({ ID: this.leaseId });
+        return;
+      } catch (err) {
+        // A lease already gone is revoked enough; anything else is retried until the deadline.
+        const code = toCoordError(err, 'revoke', true).code;
+        if (code === ErrorCodes.SESSION_EXPIRED || code === ErrorCodes.CLOSED) return;
+        if (monotonicNow() > giveUpAt || reason.code === ErrorCodes.SESSION_CLOSED) return;
+      }
+      await sleep(backoffDelay(attempt, 50, 1000));
     }
   }
 }

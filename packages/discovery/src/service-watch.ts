@@ -54,6 +54,7 @@ export class ServiceWatch implements AsyncDisposable {
   #inRotation: ServiceInstance[] = [];
   #nextPick = 0;
   #revision = 0n;
+  #failure: CoordError | undefined;
 
   /** @internal Use `ServiceRegistry.watch`. */
   constructor(client: EtcdClient, prefix: string, service: string, options: ServiceWatchOptions = {}) {
@@ -95,11 +96,14 @@ export class ServiceWatch implements AsyncDisposable {
 
   /**
    * Every change after this call, in revision order. Each call makes an independent loop; leaving
-   * it (or `close()`) stops it. Changes are buffered until the loop reads them.
+   * it (or `close()`) stops it. Changes are buffered until the loop reads them. After the watch
+   * failed (e.g. `PERMISSION_DENIED`), a new loop throws that error at once.
    */
   changes(): AsyncIterable<ServiceChange> {
     const queue: ChangeQueue<ServiceChange> = new ChangeQueue(() => this.#listeners.delete(queue));
-    if (this.#controller.signal.aborted) queue.end();
+    // A loop started after the watch failed ends with that error at once instead of waiting forever.
+    if (this.#failure !== undefined) queue.end(this.#failure);
+    else if (this.#controller.signal.aborted) queue.end();
     else this.#listeners.add(queue);
     return queue;
   }
@@ -169,6 +173,7 @@ export class ServiceWatch implements AsyncDisposable {
       err instanceof CoordError
         ? err
         : new CoordError(ErrorCodes.INTERNAL, `service "${this.service}": watch failed`, { cause: err });
+    this.#failure = error;
     this.#onError(error);
     for (const listener of this.#listeners) listener.end(error);
     this.#listeners.clear();

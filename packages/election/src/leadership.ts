@@ -121,7 +121,16 @@ export class Leadership implements AsyncDisposable {
    * `.then(...).else(...).commit()`; `succeeded: false` means leadership (or one of your compares) failed.
    */
   txn(): ComparatorBuilder {
-    return this.#session.client.if(this.key, 'Create', '==', this.fencingToken.toString());
+    const builder = this.#session.client.if(this.key, 'Create', '==', this.fencingToken.toString());
+    const commit = builder.commit.bind(builder);
+    // The candidate key can outlive the loss: a revoke sent while etcd had no quorum fails, and a leader
+    // change gives every lease a full TTL again (F8). Checked at commit time, so a leadership declared
+    // lost by its local deadline never writes again: `Create == 0` contradicts the ownership compare.
+    builder.commit = () => {
+      if (!this.isLeader()) builder.and(this.key, 'Create', '==', '0');
+      return commit();
+    };
+    return builder;
   }
 
   /**

@@ -149,7 +149,15 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
     }
     // A new group remembers where it started, so a restart before the first commit loses nothing
     // (with 'earliest': just before the first retained message, which is not yet delivered).
-    if (this.#cursor) await this.#cursor.commitStart((start.backlog?.[0]?.revision ?? start.next) - 1n);
+    if (this.#cursor) {
+      try {
+        await this.#cursor.commitStart((start.backlog?.[0]?.revision ?? start.next) - 1n);
+      } catch (err) {
+        // Nobody will iterate or close a watch from a start that failed: stop it here.
+        start.live?.close();
+        throw err;
+      }
+    }
     return start;
   }
 

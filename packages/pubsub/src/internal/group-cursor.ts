@@ -1,4 +1,4 @@
-import { type createClient, idempotent, ops, toBigInt } from '@coordkit/core';
+import { CoordError, type createClient, ErrorCodes, idempotent, ops, toBigInt } from '@coordkit/core';
 
 type EtcdClient = ReturnType<typeof createClient>;
 
@@ -21,6 +21,7 @@ export class GroupCursor {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   #stopped = false;
+  #denied: CoordError | undefined;
 
   constructor(
     private readonly client: EtcdClient,
@@ -41,14 +42,25 @@ export class GroupCursor {
     return position;
   }
 
-  /** Stores the position of a group that had none (an absolute put, safe to re-send). */
+  /**
+   * Stores the position of a group that had none (an absolute put, safe to re-send). Throws
+   * `PERMISSION_DENIED` when etcd refuses that write, so a subscriber that can never store its position
+   * (e.g. a read-only user) is refused at the start instead of silently running without durability; a
+   * transient failure is kept in memory for the next commit, as before.
+   */
   async commitStart(position: bigint): Promise<void> {
     this.#acked = position;
     await this.#commit();
+    if (this.#denied) throw this.#denied;
   }
 
-  /** Records that every message up to and including `revision` was processed. */
+  /**
+   * Records that every message up to and including `revision` was processed. Throws the
+   * `PERMISSION_DENIED` of an earlier commit: retrying cannot help, and going on would deliver
+   * messages whose position is never stored.
+   */
   ack(revision: bigint, messages: number): void {
+    if (this.#denied) throw this.#denied;
     if (revision <= this.#acked) return;
     this.#acked = revision;
     this.#pending += messages;
@@ -91,8 +103,10 @@ export class GroupCursor {
         this.client.kv.txn({ compare: [], success: [ops.put(this.key, position.toString(10))], failure: [] }),
       );
       if (position > this.#committed) this.#committed = position;
-    } catch {
-      // Kept acknowledged in memory; the next commit or flush writes it.
+    } catch (err) {
+      // Transient failures: kept acknowledged in memory; the next commit or flush writes it. A refusal
+      // never heals by retrying, so it is remembered and ends the loop at the next ack.
+      if (CoordError.is(err, ErrorCodes.PERMISSION_DENIED)) this.#denied = err;
     }
   }
 }
