@@ -34,7 +34,9 @@ describe('F21: cluster restored from older data', () => {
         for await (const batch of relisting) relistSeen.push(batch);
       })().catch(() => undefined);
       for (let i = 0; i < 20; i++) await client.put(`/f21/new-${i}`).value(String(i));
-      await waitFor(() => strictSeen.length >= 21 && relistSeen.length >= 21, { message: 'history delivered' });
+      await waitFor(() => strictSeen.length >= 21 && relistSeen.length >= 21, {
+        message: 'history delivered',
+      });
       expect(session.isAlive()).toBe(true);
 
       // Roll the member back to the copy and restart it: its revision is now far below what we saw.

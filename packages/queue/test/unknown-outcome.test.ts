@@ -29,7 +29,10 @@ describe('an enqueue whose reply is lost (F12)', () => {
       // The retry found the job its own lost attempt wrote.
       expect(result).toMatchObject({ id: 'invoice-7', duplicate: true });
       const keys = Object.keys(await keysUnder(direct, `${name}/`));
-      expect(keys.filter((k) => k.includes('/jobs/'))).toEqual([`${name}/jobs/invoice-7`, `${name}/jobs/warm-up`]);
+      expect(keys.filter((k) => k.includes('/jobs/'))).toEqual([
+        `${name}/jobs/invoice-7`,
+        `${name}/jobs/warm-up`,
+      ]);
       expect(keys.filter((k) => k.includes('/ready/'))).toHaveLength(2);
       // A caller retrying on its own with the same id is just as safe.
       expect((await queue.enqueue('payload', { id: 'invoice-7' })).duplicate).toBe(true);
