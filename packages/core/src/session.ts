@@ -200,6 +200,15 @@ export class Session implements AsyncDisposable {
     const stream = this.#stream;
     if (!stream || this.#controller.signal.aborted) return;
     this.#checkDeadline();
+    // A member that is paused (not dead) keeps the connection open and answers nothing; gRPC keepalive
+    // would notice only after 15 s, longer than most TTLs. An answer overdue by a whole interval means
+    // the stream is stuck: start a new one, which may land on another member (F7).
+    const oldest = this.#sentAt[0];
+    if (oldest !== undefined && monotonicNow() - oldest > Math.max(this.#interval, 1000)) {
+      endStream(stream);
+      this.#onBroken(stream);
+      return;
+    }
     try {
       this.#sentAt.push(monotonicNow());
       stream.write({ ID: this.leaseId });

@@ -18,6 +18,13 @@ const COMPACTED = 'required revision has been compacted';
 const FUTURE_REV = 'required revision is a future revision';
 // grpc-js fails a call with this before writing a byte when it has no connection: provably unsent.
 const NOT_CONNECTED = 'No connection established';
+// ...and names the cause: a TLS handshake refused (wrong CA, missing or bad client certificate) does
+// not heal by retrying, so it is reported at once instead of after the whole retry budget.
+const TLS_REFUSED = /certificate|SSL routines|TLS|handshake|alert/i;
+
+function isTlsRefusal(message: string): boolean {
+  return message.includes(NOT_CONNECTED) && TLS_REFUSED.test(message);
+}
 
 /** What a failed request tells us about whether it reached etcd. */
 export type Delivery = 'unsent' | 'unknown' | 'rejected';
@@ -29,6 +36,7 @@ function messageOf(err: unknown): string {
 /** Whether a failure proves the request never took effect, so that even a write may be re-sent. */
 export function deliveryOf(err: unknown): Delivery {
   if (err instanceof ClientClosedError) return 'rejected';
+  if (isTlsRefusal(messageOf(err))) return 'rejected';
   if (isBrokenCircuitError(err)) return 'unsent';
   const message = messageOf(err);
   if (message.includes(NO_LEADER) || message.includes(NOT_CONNECTED)) return 'unsent';
@@ -62,6 +70,7 @@ function codeOf(err: unknown, isWrite: boolean): ErrorCode {
     return ErrorCodes.PERMISSION_DENIED;
   }
   if (err instanceof GRPCInvalidArgumentError) return ErrorCodes.INVALID_ARGUMENT;
+  if (isTlsRefusal(message)) return ErrorCodes.UNAVAILABLE;
   const delivery = deliveryOf(err);
   if (delivery === 'unsent') return ErrorCodes.UNAVAILABLE;
   if (delivery === 'unknown') return isWrite ? ErrorCodes.UNKNOWN_OUTCOME : ErrorCodes.UNAVAILABLE;
