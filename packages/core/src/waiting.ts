@@ -106,17 +106,31 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
     () =>
       session.client.kv.txn({
         compare: [ops.createRevisionIs(key, 0n)],
-        success: [ops.put(key, options.value, session.leaseId), ops.get(key), ahead],
+        // No read of my own key on success: its create revision is the transaction's revision.
+        success: [ops.put(key, options.value, session.leaseId), ahead],
         failure: [ops.get(key)],
       }),
     options.signal,
     key,
   );
   const revision = toBigInt(response.header.revision);
-  const mineRaw = response.responses[response.succeeded ? 1 : 0]?.response_range?.kvs[0];
-  if (!mineRaw)
-    throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${key} vanished while joining`, { key });
-  const mine = toKeyValue(mineRaw);
+  let mine: KeyValue;
+  if (response.succeeded) {
+    const value = Buffer.from(options.value);
+    mine = {
+      key,
+      value,
+      createRevision: revision,
+      modRevision: revision,
+      version: 1n,
+      lease: session.leaseId,
+    };
+  } else {
+    const mineRaw = response.responses[0]?.response_range?.kvs[0];
+    if (!mineRaw)
+      throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${key} vanished while joining`, { key });
+    mine = toKeyValue(mineRaw);
+  }
   if (mine.lease !== session.leaseId) {
     throw new CoordError(
       ErrorCodes.CONFLICT,
@@ -127,7 +141,7 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
     );
   }
   if (response.succeeded) {
-    const kvs = response.responses[2]?.response_range?.kvs ?? [];
+    const kvs = response.responses[1]?.response_range?.kvs ?? [];
     const found = lastBefore(kvs, key, mine.createRevision, isMember);
     if (options.countAhead || found.certain) {
       return {
@@ -381,22 +395,51 @@ export function watchOwnKey(
   key: string,
   fromRevision: bigint,
   onGone: (why: string) => void,
+  createRevision?: bigint,
 ): () => void {
-  const ownWatch = watch(session.client, { key }, { fromRevision });
+  let current = watch(session.client, { key }, { fromRevision });
+  let stopped = false;
   void (async () => {
-    try {
-      for await (const batch of ownWatch) {
-        if (batch.events.some((event) => event.type === 'delete')) {
-          onGone(`key ${key} was deleted at revision ${batch.revision}`);
-          return;
+    for (;;) {
+      try {
+        for await (const batch of current) {
+          if (batch.events.some((event) => event.type === 'delete')) {
+            onGone(`key ${key} was deleted at revision ${batch.revision}`);
+            return;
+          }
         }
+        return;
+      } catch (err) {
+        // History compacted since `fromRevision` (a handle watched late): a read tells whether the key is
+        // still the same one; if so, watch on from there instead of declaring a loss that did not happen.
+        if (createRevision !== undefined && CoordError.is(err, ErrorCodes.COMPACTED) && !stopped) {
+          try {
+            const response = await idempotent(`watch own key ${key}`, () =>
+              session.client.kv.range({ key: Buffer.from(key) }),
+            );
+            const kv = response.kvs[0];
+            if (kv && toBigInt(kv.create_revision) === createRevision && !stopped) {
+              current = watch(
+                session.client,
+                { key },
+                { fromRevision: toBigInt(response.header.revision) + 1n },
+              );
+              continue;
+            }
+          } catch {
+            // Fall through: ownership cannot be vouched for.
+          }
+        }
+        // Unable to keep watching (closed client, no proof the key is still ours).
+        if (!stopped) onGone(`lost track of key ${key}: ${err instanceof Error ? err.message : String(err)}`);
+        return;
       }
-    } catch (err) {
-      // Unable to keep watching (compaction, closed client): ownership can no longer be vouched for.
-      onGone(`lost track of key ${key}: ${err instanceof Error ? err.message : String(err)}`);
     }
   })();
-  return () => ownWatch.close();
+  return () => {
+    stopped = true;
+    current.close();
+  };
 }
 
 export type { KeyValue };

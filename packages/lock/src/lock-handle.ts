@@ -41,7 +41,8 @@ export class LockHandle implements AsyncDisposable {
   readonly #session: Session;
   readonly #what: string;
   readonly #controller = new AbortController();
-  readonly #stopOwnKeyWatch: () => void;
+  #stopOwnKeyWatch: (() => void) | undefined;
+  readonly #confirmedAt: bigint;
   readonly #onSessionLost: () => void;
   readonly #onReleased: (() => void) | undefined;
   #releasing: Promise<void> | undefined;
@@ -55,12 +56,7 @@ export class LockHandle implements AsyncDisposable {
     this.#onReleased = grant.onReleased;
     this.#onSessionLost = () => this.#lose(this.#session.signal.reason);
     this.#session.signal.addEventListener('abort', this.#onSessionLost, { once: true });
-    // Watching from just after the confirming read: no delete of the key can fall in between.
-    this.#stopOwnKeyWatch = watchOwnKey(grant.session, grant.key, grant.confirmedAt + 1n, (why) =>
-      this.#lose(
-        new CoordError(ErrorCodes.LOCK_LOST, `${grant.what}: lock lost (${why})`, { key: grant.key }),
-      ),
-    );
+    this.#confirmedAt = grant.confirmedAt;
     if (this.#session.signal.aborted) this.#onSessionLost();
   }
 
@@ -69,7 +65,27 @@ export class LockHandle implements AsyncDisposable {
    * or `LOCK_LOST` when the key was deleted), or once released (reason: `CLOSED`). Never un-aborts.
    */
   get signal(): AbortSignal {
+    this.#watchOwnKey();
     return this.#controller.signal;
+  }
+
+  /**
+   * Starts following the owner key, the first time anyone looks at ownership. Lazy on purpose: a lock
+   * taken and released without looking costs its two transactions and no watch at all. Watching from
+   * just after the confirming read means no delete of the key can be missed, however late it starts.
+   */
+  #watchOwnKey(): void {
+    if (this.#stopOwnKeyWatch || this.#controller.signal.aborted) return;
+    this.#stopOwnKeyWatch = watchOwnKey(
+      this.#session,
+      this.key,
+      this.#confirmedAt + 1n,
+      (why) =>
+        this.#lose(
+          new CoordError(ErrorCodes.LOCK_LOST, `${this.#what}: lock lost (${why})`, { key: this.key }),
+        ),
+      this.fencingToken,
+    );
   }
 
   /**
@@ -78,6 +94,7 @@ export class LockHandle implements AsyncDisposable {
    */
   isHeld(): boolean {
     // isAlive() first: a passed deadline aborts the session, and through it this handle, synchronously.
+    this.#watchOwnKey();
     return this.#session.isAlive() && !this.#controller.signal.aborted;
   }
 
