@@ -32,6 +32,12 @@ export interface SubscribeOptions {
   readonly commitInterval?: number;
   /** With `group`: commit at the latest after this many acknowledged messages. Default 100. */
   readonly commitEvery?: number;
+  /**
+   * Called with a `DECODE_FAILED` CoordError for a message key whose value is not JSON (written by
+   * hand, or by something else): the key is skipped and delivery goes on. Default: a process warning.
+   * Pass a function that throws to end the subscription instead.
+   */
+  readonly onUndecodable?: (error: CoordError) => void;
 }
 
 /** Where delivery starts: the next revision wanted, and what is already read or watching. */
@@ -64,6 +70,8 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
   #iterated = false;
 
   /** @internal Use `Topic.subscribe`. */
+  readonly #onUndecodable: (error: CoordError) => void;
+
   constructor(client: EtcdClient, layout: TopicLayout, options: SubscribeOptions = {}) {
     const from = options.from ?? 'latest';
     assertArgument(
@@ -74,6 +82,9 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
     const group = options.group === undefined ? undefined : validateName(options.group, 'group');
     const commitInterval = options.commitInterval ?? 100;
     const commitEvery = options.commitEvery ?? 100;
+    this.#onUndecodable =
+      options.onUndecodable ??
+      ((error) => process.emitWarning(error.message, { code: 'COORDKIT_DECODE_FAILED' }));
     assertArgument(
       Number.isFinite(commitInterval) && commitInterval >= 0,
       'commitInterval',
@@ -219,6 +230,17 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
     }
   }
 
+  /** A garbage value is reported and set aside, never allowed to stop the consumer (unless it asks). */
+  #decode(key: string, value: Buffer, revision: bigint, index: number): Message<T> | undefined {
+    try {
+      return decodeMessage<T>(key, value, revision, index);
+    } catch (err) {
+      if (!(err instanceof CoordError)) throw err;
+      this.#onUndecodable(err);
+      return undefined;
+    }
+  }
+
   /** Yields one revision's messages in key order; the revision is acknowledged once the loop asks for more. */
   async *#deliverBatch(batch: WatchBatch): AsyncGenerator<Message<T>, void, undefined> {
     // Trim deletes and hand-rewritten keys are not messages; a message is a key's first version.
@@ -227,7 +249,8 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (let index = 0; index < created.length; index++) {
       const event = created[index]!;
-      yield decodeMessage<T>(event.key, event.value!, batch.revision, index);
+      const message = this.#decode(event.key, event.value!, batch.revision, index);
+      if (message) yield message;
       // Closed while the consumer held this message: it stays unacknowledged.
       if (this.#controller.signal.aborted) return;
     }
@@ -239,7 +262,8 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!;
       index = messages[i - 1]?.revision === message.revision ? index + 1 : 0;
-      yield decodeMessage<T>(message.key, message.value, message.revision, index);
+      const decoded = this.#decode(message.key, message.value, message.revision, index);
+      if (decoded) yield decoded;
       if (this.#controller.signal.aborted) return;
       if (messages[i + 1]?.revision !== message.revision) this.#cursor?.ack(message.revision, index + 1);
     }

@@ -137,11 +137,32 @@ describe('Topic', () => {
     expect(c.data()).toEqual([1]);
   });
 
-  it('reports a message that is not JSON as DECODE_FAILED naming its key', async () => {
+  it('sets aside a message that is not JSON: reported as DECODE_FAILED naming its key, delivery goes on', async () => {
     const name = `${uniquePrefix('pubsub-garbage')}topic`;
     using client = testClient();
     const topic = new Topic<number>(client, name);
-    await using subscription = topic.subscribe();
+    const reported: CoordError[] = [];
+    await using subscription = topic.subscribe({ onUndecodable: (error) => reported.push(error) });
+    await subscription.ready();
+    const c = collect(subscription);
+    await client.put(`${name}/msg/garbage`).value('{not json');
+    await topic.publish(7);
+    await waitFor(() => c.data().length === 1);
+    expect(c.data()).toEqual([7]);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatchObject({ code: ErrorCodes.DECODE_FAILED, key: `${name}/msg/garbage` });
+    expect(c.failure).toBeUndefined();
+  });
+
+  it('ends the subscription on garbage when onUndecodable throws', async () => {
+    const name = `${uniquePrefix('pubsub-garbage-strict')}topic`;
+    using client = testClient();
+    const topic = new Topic<number>(client, name);
+    await using subscription = topic.subscribe({
+      onUndecodable: (error) => {
+        throw error;
+      },
+    });
     await subscription.ready();
     const c = collect(subscription);
     await client.put(`${name}/msg/garbage`).value('{not json');
