@@ -104,7 +104,8 @@ export function createClient(options: ClientOptions = {}): Etcd3 {
     grpcOptions: {
       'grpc.keepalive_time_ms': options.keepaliveTime ?? 10_000,
       'grpc.keepalive_timeout_ms': options.keepaliveTimeout ?? 5_000,
-      'grpc.keepalive_permit_without_calls': 1,
+      // etcd enforces PermitWithoutStream=false: pings with no call open earn a GOAWAY ("excess pings").
+      'grpc.keepalive_permit_without_calls': 0,
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': 1000,
       ...(options.requireLeader === false ? {} : { interceptors: [requireLeaderInterceptor] }),
