@@ -11,6 +11,7 @@ export { backoffDelay, monotonicNow, sleep } from './internal/clock.js';
 export { toCoordError } from './internal/etcd-errors.js';
 export { idempotent, writeOnce } from './internal/rpc.js';
 export { MAX_NAME_LENGTH, prefixRangeEnd, validateName } from './keys.js';
+export { watchOwnKey } from './own-key.js';
 export { type RangeSnapshot, type RawRange, readPrefix, readRange } from './read.js';
 export { leaseIdToHex, toBigInt, toWire } from './revision.js';
 export { Session, type SessionOptions } from './session.js';
@@ -25,10 +26,8 @@ export {
   type QueuedKey,
   type QueueMembership,
   type QueueTicket,
-  waitForFewerAhead,
-  waitForPredecessors,
-  watchOwnKey,
 } from './waiting.js';
 export { abandonQueue, keyLostError, removeStrandedKey } from './waiting-cleanup.js';
+export { waitForFewerAhead, waitForPredecessors } from './waiting-for-turn.js';
 export { type Watch, type WatchOptions, type WatchTarget, watch } from './watch.js';
 export { type KeyValue, toKeyValue, type WatchBatch, type WatchEvent } from './watch-event.js';

@@ -4,9 +4,7 @@ import { idempotent } from './internal/rpc.js';
 import { toBigInt, toWire } from './revision.js';
 import type { Session } from './session.js';
 import { ops, rangeRequest } from './txn.js';
-import { raceSignal } from './wait-options.js';
 import { keyLostError } from './waiting-cleanup.js';
-import { watch } from './watch.js';
 import { type KeyValue, toKeyValue } from './watch-event.js';
 
 /**
@@ -63,7 +61,10 @@ export type QueueMembership = (relativeKey: string) => boolean;
 export const isDirectChild: QueueMembership = (relativeKey) =>
   relativeKey.length > 0 && !relativeKey.includes('/');
 
-function membershipOf(prefix: string, isQueued: QueueMembership | undefined): (key: string) => boolean {
+export function membershipOf(
+  prefix: string,
+  isQueued: QueueMembership | undefined,
+): (key: string) => boolean {
   const rule = isQueued ?? isDirectChild;
   return (key) => key.startsWith(prefix) && rule(key.slice(prefix.length));
 }
@@ -164,14 +165,14 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
   return { ...state, key, createRevision: mine.createRevision, value: mine.value, existed: true };
 }
 
-interface QueueState {
+export interface QueueState {
   readonly revision: bigint;
   readonly predecessor: QueuedKey | undefined;
   readonly ahead: number;
 }
 
 /** Reads, in one transaction, that my key still stands and what is ahead of it now. */
-async function readQueueState(
+export async function readQueueState(
   session: Session,
   key: string,
   createRevision: bigint,
@@ -251,117 +252,6 @@ async function readQueueState(
 const PAGE = 16;
 
 /**
- * Waits until no key under the predecessor prefix is older than the ticket's key. Each round
- * watches the key just ahead "from now" (a synced watch: no catch-up delay), then confirms with a
- * read that it still stands, so a delete between the read and the watch cannot be missed and a
- * re-created key with the same name is not mistaken for it. Wakes by push only.
- * Resolves with the revision of the read that found nothing ahead and the waiter's key still in place
- * (the point from which a holder watches its own key). Rejects with the signal's reason when
- * `signal` aborts, and `SESSION_EXPIRED` if the waiter's own key goes.
- */
-export async function waitForPredecessors(
-  session: Session,
-  ticket: QueueTicket,
-  options: {
-    readonly predecessorPrefix: string;
-    readonly what: string;
-    readonly signal: AbortSignal;
-    /** Same rule as given to {@link joinQueue}; default {@link isDirectChild}. */
-    readonly isQueued?: QueueMembership;
-  },
-): Promise<bigint> {
-  let ahead = ticket.predecessor;
-  let confirmedAt = ticket.revision;
-  while (ahead) {
-    const pending = watch(session.client, { key: ahead.key }, { signal: options.signal });
-    try {
-      await raceSignal(pending.created(), options.signal);
-      const state = await readQueueState(
-        session,
-        ticket.key,
-        ticket.createRevision,
-        options.predecessorPrefix,
-        options,
-      );
-      confirmedAt = state.revision;
-      if (!state.predecessor) return confirmedAt;
-      if (state.predecessor.key !== ahead.key || state.predecessor.createRevision !== ahead.createRevision) {
-        ahead = state.predecessor;
-        continue;
-      }
-      await raceSignal(waitForDelete(pending), options.signal);
-      const after = await readQueueState(
-        session,
-        ticket.key,
-        ticket.createRevision,
-        options.predecessorPrefix,
-        options,
-      );
-      confirmedAt = after.revision;
-      ahead = after.predecessor;
-    } finally {
-      pending.close();
-    }
-  }
-  return confirmedAt;
-}
-
-async function waitForDelete(pending: AsyncIterable<{ events: readonly { type: string }[] }>): Promise<void> {
-  for await (const batch of pending) {
-    if (batch.events.some((event) => event.type === 'delete')) return;
-  }
-  throw new CoordError(ErrorCodes.CLOSED, 'watch ended before the key ahead was deleted');
-}
-
-/**
- * Waits until fewer than `limit` keys under `prefix` are older than the ticket's key (semaphore).
- * One prefix watch "from now" with previous values, then one count read: each later delete of an
- * older key lowers the count locally, so a release costs waiters no request at all. Resolves with
- * the revision at which the count fell below the limit.
- */
-export async function waitForFewerAhead(
-  session: Session,
-  ticket: QueueTicket,
-  options: {
-    readonly prefix: string;
-    readonly limit: number;
-    readonly what: string;
-    readonly signal: AbortSignal;
-    /** Same rule as given to {@link joinQueue}; default {@link isDirectChild}. */
-    readonly isQueued?: QueueMembership;
-  },
-): Promise<bigint> {
-  if (ticket.ahead < options.limit) return ticket.revision;
-  const isMember = membershipOf(options.prefix, options.isQueued);
-  const pending = watch(session.client, { prefix: options.prefix }, { signal: options.signal, prevKv: true });
-  try {
-    await raceSignal(pending.created(), options.signal);
-    const state = await readQueueState(session, ticket.key, ticket.createRevision, options.prefix, {
-      ...options,
-      countAhead: true,
-    });
-    let ahead = state.ahead;
-    if (ahead < options.limit) return state.revision;
-    // Every event after the count read is applied to the count; my key's own delete means it is lost.
-    const done = (async (): Promise<bigint> => {
-      for await (const batch of pending) {
-        if (batch.revision <= state.revision) continue;
-        for (const event of batch.events) {
-          if (event.type !== 'delete') continue;
-          if (event.key === ticket.key) throw keyLostError(session, options.what, ticket.key);
-          if (isMember(event.key) && event.prev && event.prev.createRevision < ticket.createRevision) ahead--;
-        }
-        if (ahead < options.limit) return batch.revision;
-      }
-      throw new CoordError(ErrorCodes.CLOSED, `${options.what}: watch ended while waiting for a permit`);
-    })();
-    return await raceSignal(done, options.signal);
-  } finally {
-    pending.close();
-  }
-}
-
-/**
  * Deletes a waiter's or holder's key only if it is still the same key (same create revision),
  * so a retried or late release can never delete a newer holder's key (F15). Idempotent.
  */
@@ -383,63 +273,6 @@ export async function leaveQueue(
     key,
   );
   return response.succeeded;
-}
-
-/**
- * Calls `onGone` once when `key` (with the given create revision) is deleted or replaced after
- * `fromRevision`: how a handle learns, by push, that its lock, leadership or claim is lost.
- * Returns a function that stops watching.
- */
-export function watchOwnKey(
-  session: Session,
-  key: string,
-  fromRevision: bigint,
-  onGone: (why: string) => void,
-  createRevision?: bigint,
-): () => void {
-  let current = watch(session.client, { key }, { fromRevision });
-  let stopped = false;
-  void (async () => {
-    for (;;) {
-      try {
-        for await (const batch of current) {
-          if (batch.events.some((event) => event.type === 'delete')) {
-            onGone(`key ${key} was deleted at revision ${batch.revision}`);
-            return;
-          }
-        }
-        return;
-      } catch (err) {
-        // History compacted since `fromRevision` (a handle watched late): a read tells whether the key is
-        // still the same one; if so, watch on from there instead of declaring a loss that did not happen.
-        if (createRevision !== undefined && CoordError.is(err, ErrorCodes.COMPACTED) && !stopped) {
-          try {
-            const response = await idempotent(`watch own key ${key}`, () =>
-              session.client.kv.range({ key: Buffer.from(key) }),
-            );
-            const kv = response.kvs[0];
-            if (kv && toBigInt(kv.create_revision) === createRevision && !stopped) {
-              current = watch(
-                session.client,
-                { key },
-                { fromRevision: toBigInt(response.header.revision) + 1n },
-              );
-              continue;
-            }
-          } catch {
-            // Fall through: ownership cannot be vouched for.
-          }
-        }
-        // Unable to keep watching (closed client, no proof the key is still ours).
-        if (!stopped) onGone(`lost track of key ${key}: ${err instanceof Error ? err.message : String(err)}`);
-        return;
-      }
-    }
-  })();
-  return () => {
-    stopped = true;
-    current.close();
-  };
 }
 
 export type { KeyValue };
