@@ -1,4 +1,4 @@
-import type { IKeyValue } from 'etcd3';
+import type { IEvent, IKeyValue } from 'etcd3';
 import { toBigInt } from './revision.js';
 
 /** One change to one key, as a watch reports it. */
@@ -52,4 +52,23 @@ export function toKeyValue(kv: IKeyValue): KeyValue {
     version: toBigInt(kv.version),
     ...(lease === undefined ? {} : { lease }),
   };
+}
+
+/** Converts one etcd3 watch event to a {@link WatchEvent}. */
+export function toWatchEvent(raw: IEvent): WatchEvent {
+  // Hot path (fan-out): build the object directly rather than through spreads.
+  const kv = raw.kv;
+  const isPut = raw.type === 'Put';
+  const event: { -readonly [K in keyof WatchEvent]: WatchEvent[K] } = {
+    type: isPut ? 'put' : 'delete',
+    key: kv.key.toString(),
+    value: isPut ? kv.value : undefined,
+    revision: toBigInt(kv.mod_revision),
+    createRevision: toBigInt(kv.create_revision),
+    version: toBigInt(kv.version),
+  };
+  const lease = kv.lease === undefined ? '0' : String(kv.lease);
+  if (lease !== '0') event.lease = lease;
+  if (raw.prev_kv) event.prev = toKeyValue(raw.prev_kv);
+  return event;
 }

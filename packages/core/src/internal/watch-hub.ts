@@ -1,7 +1,7 @@
 import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
 import { CoordError, ErrorCodes } from '../errors.js';
 import { toBigInt, toWire } from '../revision.js';
-import { toKeyValue, type WatchBatch, type WatchEvent } from '../watch-event.js';
+import { toWatchEvent, type WatchBatch, type WatchEvent } from '../watch-event.js';
 import { backoffDelay } from './clock.js';
 import { toCoordError } from './etcd-errors.js';
 import { confirmRollback, noteRevision, onRollback } from './regression.js';
@@ -301,24 +301,6 @@ export class WatchHub {
     }
     watcher.sink.failed(toCoordError(new Error(reason), watcher.spec.what, false));
   }
-}
-
-function toWatchEvent(raw: IEvent): WatchEvent {
-  // Hot path (fan-out): build the object directly rather than through spreads.
-  const kv = raw.kv;
-  const isPut = raw.type === 'Put';
-  const event: { -readonly [K in keyof WatchEvent]: WatchEvent[K] } = {
-    type: isPut ? 'put' : 'delete',
-    key: kv.key.toString(),
-    value: isPut ? kv.value : undefined,
-    revision: toBigInt(kv.mod_revision),
-    createRevision: toBigInt(kv.create_revision),
-    version: toBigInt(kv.version),
-  };
-  const lease = kv.lease === undefined ? '0' : String(kv.lease);
-  if (lease !== '0') event.lease = lease;
-  if (raw.prev_kv) event.prev = toKeyValue(raw.prev_kv);
-  return event;
 }
 
 const hubs = new WeakMap<Etcd3, WatchHub>();
