@@ -3,6 +3,7 @@ import { readPrefix } from '@coordkit/core';
 import { waitFor } from '@coordkit/testing';
 import { checkCounter } from '../checkers/counter.js';
 import { checkElection } from '../checkers/election.js';
+import { killedProcesses } from '../checkers/fault-windows.js';
 import type { FencedTruth } from '../checkers/fenced-writes.js';
 import { checkLock } from '../checkers/lock.js';
 import { checkQueue } from '../checkers/queue.js';
@@ -189,6 +190,14 @@ export const configWorkload: Workload = {
     const acknowledged = sets.filter((op) => op.outcome === 'ok' && op.revision !== undefined);
     const entries = acknowledged.map((op) => ({ revision: String(op.revision), keys: keysOf(op) }));
     const unknownKeys = sets.filter((op) => op.outcome === 'unknown').flatMap(keysOf);
+    // A writer SIGKILLed mid-set never recorded that set, which may still have landed: its next n is unknown.
+    for (const victim of killedProcesses(context.history())) {
+      const incarnation = /^writer\d*#(\d+)$/.exec(victim)?.[1];
+      if (incarnation === undefined) continue;
+      const own = sets.filter((op) => op.process === victim).map((op) => (op.value as { n: number }).n);
+      const next = Math.max((Number(incarnation) - 1) * 100_000, ...own) + 1;
+      unknownKeys.push(`a=${next}`, `b=${next}`);
+    }
     let last = 0n;
     for (const op of acknowledged) if (op.revision! > last) last = op.revision!;
     await waitUntilDelivered(context, 'watcher', last);
