@@ -5,7 +5,7 @@ import { readRpcCounts, unaryTotal } from '../lib/metrics.ts';
 import type { BenchContext, Result, Scenario } from '../lib/scenario.ts';
 
 const JOBS = 2000;
-const BATCH = 64;
+const BATCH = 42;
 
 interface Consumer {
   readonly client: ReturnType<typeof createClient>;
