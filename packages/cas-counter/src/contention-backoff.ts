@@ -1,4 +1,4 @@
-import { CoordError, ErrorCodes } from '@coordkit/core';
+import { CoordError, ErrorCodes, sleep } from '@coordkit/core';
 
 /** Ceiling of the first wait after a refused attempt, and the largest ceiling, ms (measured: 16 processes on one key). */
 const BASE_DELAY_MS = 1;
@@ -75,19 +75,4 @@ export class RetryBudget {
     }
     this.#retries++;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -9,9 +9,9 @@ export {
 } from './errors.js';
 export { backoffDelay, monotonicNow, sleep } from './internal/clock.js';
 export { toCoordError } from './internal/etcd-errors.js';
-export { idempotent, writeOnce } from './internal/rpc.js';
+export { idempotent, idempotentWrite, writeOnce } from './internal/rpc.js';
 export { MAX_NAME_LENGTH, prefixRangeEnd, validateName } from './keys.js';
-export { watchOwnKey } from './own-key.js';
+export { type OwnKeyLoss, watchOwnKey } from './own-key.js';
 export { type RangeSnapshot, type RawRange, readPrefix, readRange } from './read.js';
 export { leaseIdToHex, toBigInt, toWire } from './revision.js';
 export { Session, type SessionOptions } from './session.js';

@@ -4,16 +4,26 @@ import { toBigInt } from './revision.js';
 import type { Session } from './session.js';
 import { watch } from './watch.js';
 
+/** How an owned key stopped being the session's. */
+export type OwnKeyLoss =
+  /** Deleted: released elsewhere, its lease ended, or removed by an operator. */
+  | 'deleted'
+  /** Written under another lease (or none): someone else took the key over. */
+  | 'replaced'
+  /** The watch failed (closed client, history compacted with no proof the key is unchanged). */
+  | 'untracked';
+
 /**
- * Calls `onGone` once when `key` (with the given create revision) is deleted or replaced after
- * `fromRevision`: how a handle learns, by push, that its lock, leadership or claim is lost.
- * Returns a function that stops watching.
+ * Calls `onGone` once when `key` is deleted, or rewritten under another lease than the session's,
+ * after `fromRevision`: how a handle learns, by push, that its lock, leadership, claim or
+ * registration is lost. With `createRevision`, a compaction is survived by re-reading the key.
+ * Returns a function that stops watching (after which `onGone` is never called).
  */
 export function watchOwnKey(
   session: Session,
   key: string,
   fromRevision: bigint,
-  onGone: (why: string) => void,
+  onGone: (why: string, cause: OwnKeyLoss, error?: unknown) => void,
   createRevision?: bigint,
 ): () => void {
   let current = watch(session.client, { key }, { fromRevision });
@@ -22,9 +32,15 @@ export function watchOwnKey(
     for (;;) {
       try {
         for await (const batch of current) {
-          if (batch.events.some((event) => event.type === 'delete')) {
-            onGone(`key ${key} was deleted at revision ${batch.revision}`);
-            return;
+          for (const event of batch.events) {
+            if (event.type === 'delete') {
+              onGone(`key ${key} was deleted at revision ${batch.revision}`, 'deleted');
+              return;
+            }
+            if (event.lease !== session.leaseId) {
+              onGone(`key ${key} was written under another lease at revision ${batch.revision}`, 'replaced');
+              return;
+            }
           }
         }
         return;
@@ -50,7 +66,13 @@ export function watchOwnKey(
           }
         }
         // Unable to keep watching (closed client, no proof the key is still ours).
-        if (!stopped) onGone(`lost track of key ${key}: ${err instanceof Error ? err.message : String(err)}`);
+        if (!stopped) {
+          onGone(
+            `lost track of key ${key}: ${err instanceof Error ? err.message : String(err)}`,
+            'untracked',
+            err,
+          );
+        }
         return;
       }
     }

@@ -1,13 +1,14 @@
 import {
+  backoffDelay,
   CoordError,
   type createClient,
   ErrorCodes,
   idempotent,
   ops,
   Session,
+  sleep,
   toBigInt,
 } from '@coordkit/core';
-import { pause, retryDelay } from './internal/backoff.js';
 import { ownKeyLost } from './internal/own-key.js';
 import { encodeRegistration, type RegistrationValue, validMetadata } from './service-instance.js';
 
@@ -196,7 +197,8 @@ export class Registration implements AsyncDisposable {
         return;
       } catch (err) {
         if (CoordError.is(err, ErrorCodes.CLOSED)) return this.#lose(err);
-        await pause(retryDelay(attempt), this.#stopped.signal);
+        // Stopping ends the wait early; the loop then sees the signal.
+        await sleep(backoffDelay(attempt, 100, 5_000), this.#stopped.signal).catch(() => undefined);
       }
     }
   }

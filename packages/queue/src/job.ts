@@ -1,8 +1,15 @@
-import { CoordError, ErrorCodes, ops, type Session, toKeyValue, watchOwnKey } from '@coordkit/core';
+import {
+  CoordError,
+  ErrorCodes,
+  idempotentWrite,
+  ops,
+  type Session,
+  toKeyValue,
+  watchOwnKey,
+} from '@coordkit/core';
 import type { Claimed } from './internal/claimer.js';
 import type { QueueLayout } from './internal/layout.js';
 import { entryOf } from './internal/records.js';
-import { guardedWrite } from './internal/retry.js';
 import { describeError, retryOrDead, type Settlement, settleOps } from './internal/settle.js';
 import type { NackOptions } from './options.js';
 
@@ -167,7 +174,7 @@ export class Job<T> implements AsyncDisposable {
     const { layout, session } = this.#context;
     const { claimKey, claimRevision } = this.#claimed;
     const entry = entryOf(record, undefined);
-    const response = await guardedWrite(
+    const response = await idempotentWrite(
       `queue "${layout.root}": ${settlement.kind === 'ack' ? 'ack' : 'nack'} job ${entry.id}`,
       () =>
         session.client.kv.txn({

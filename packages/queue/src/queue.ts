@@ -2,6 +2,7 @@ import {
   assertArgument,
   CoordError,
   ErrorCodes,
+  idempotentWrite,
   ops,
   raceSignal,
   type Session,
@@ -14,7 +15,6 @@ import { type Claimed, Claimer } from './internal/claimer.js';
 import { enqueueJobs } from './internal/enqueue-txn.js';
 import { QueueLayout, validateJobId } from './internal/layout.js';
 import { MarkerLease } from './internal/marker-lease.js';
-import { guardedWrite } from './internal/retry.js';
 import { settleOps } from './internal/settle.js';
 import { runWorkers } from './internal/worker-loop.js';
 import { Job, type JobContext } from './job.js';
@@ -223,7 +223,7 @@ export class Queue<T = unknown> implements AsyncDisposable {
   async #toJob(claimed: Claimed): Promise<Job<T> | undefined> {
     if (claimed.job) return new Job<T>(this.#context, claimed, claimed.job.data as T, claimed.job.enqueuedAt);
     // The record was deleted behind the queue's back: nothing to deliver, just clear the claim.
-    await guardedWrite(`queue "${this.name}": drop orphan ${claimed.record.id}`, () =>
+    await idempotentWrite(`queue "${this.name}": drop orphan ${claimed.record.id}`, () =>
       this.session.client.kv.txn({
         compare: [ops.createRevisionIs(claimed.claimKey, claimed.claimRevision)],
         success: settleOps(this.#layout, claimed.record, { kind: 'ack' }),

@@ -7,23 +7,48 @@ const READ_RETRY_BUDGET_MS = 10_000;
 /**
  * Runs an idempotent request (a read, or a write that is safe to repeat, such as a guarded
  * delete), retrying transient failures with jittered backoff; each retry may land on another member.
- * With `kind: 'write'`, a failure after the retries is reported `UNKNOWN_OUTCOME` when the last
- * attempt may have applied (the caller learns the write might have landed), not `UNAVAILABLE`.
  */
-export async function idempotent<T>(
+export function idempotent<T>(
   what: string,
   request: () => Promise<T>,
   signal?: AbortSignal,
   key?: string,
-  kind: 'read' | 'write' = 'read',
+): Promise<T> {
+  return retryTransient(what, request, signal, key, false);
+}
+
+/**
+ * Runs a write whose compares make a repeat harmless (create-if-absent, a compare on the revision it
+ * read), retrying transient failures including a lost reply: the retry either applies it or finds,
+ * through its failure branch, that the first attempt did (F12). If the retries run out after any
+ * attempt whose outcome is unknown, the error is `UNKNOWN_OUTCOME`, even if the last attempt was
+ * provably not sent: the caller must learn that the write may have landed.
+ */
+export function idempotentWrite<T>(
+  what: string,
+  request: () => Promise<T>,
+  signal?: AbortSignal,
+  key?: string,
+): Promise<T> {
+  return retryTransient(what, request, signal, key, true);
+}
+
+async function retryTransient<T>(
+  what: string,
+  request: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  key: string | undefined,
+  isWrite: boolean,
 ): Promise<T> {
   const giveUpAt = monotonicNow() + READ_RETRY_BUDGET_MS;
+  let unknown: unknown;
   for (let attempt = 0; ; attempt++) {
     try {
       return await request();
     } catch (err) {
+      if (isWrite && deliveryOf(err) === 'unknown') unknown = err;
       if (!isTransient(err) || monotonicNow() > giveUpAt || signal?.aborted) {
-        throw toCoordError(err, what, kind === 'write', key);
+        throw toCoordError(unknown ?? err, what, isWrite, key);
       }
     }
     await sleep(backoffDelay(attempt), signal);

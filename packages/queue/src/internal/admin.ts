@@ -1,8 +1,15 @@
-import { idempotent, ops, readPrefix, type Session, toBigInt, toKeyValue } from '@coordkit/core';
+import {
+  idempotent,
+  idempotentWrite,
+  ops,
+  readPrefix,
+  type Session,
+  toBigInt,
+  toKeyValue,
+} from '@coordkit/core';
 import type { DeadLetter, QueueStats } from '../options.js';
 import type { QueueLayout } from './layout.js';
 import { type DeadRecord, decode, encode, type IndexEntry, type JobRecord } from './records.js';
-import { guardedWrite } from './retry.js';
 
 /** Gets per transaction when reading job records for the dead letters (under etcd's 128-op limit). */
 const GETS_PER_TXN = 100;
@@ -86,7 +93,7 @@ export async function redriveDead(session: Session, layout: QueueLayout, id?: st
       seq: dead.seq,
       lastError: dead.lastError,
     };
-    const response = await guardedWrite(`queue "${layout.root}": redrive ${dead.id}`, () =>
+    const response = await idempotentWrite(`queue "${layout.root}": redrive ${dead.id}`, () =>
       session.client.kv.txn({
         compare: [ops.createRevisionIs(kv.key, kv.createRevision)],
         success: [ops.delete(kv.key), ops.put(layout.readyKey(dead.priority, dead.seq), encode(entry))],

@@ -1,5 +1,6 @@
 import {
   idempotent,
+  idempotentWrite,
   type KeyValue,
   ops,
   rangeRequest,
@@ -10,7 +11,6 @@ import {
 import { nanoid } from 'nanoid';
 import type { QueueLayout } from './layout.js';
 import { decode, encode, type IndexEntry, type InflightRecord, type JobRecord } from './records.js';
-import { guardedWrite } from './retry.js';
 import { setAsideUndecodable } from './set-aside.js';
 
 /** How many ready keys a consumer reads ahead; a claim picks among them (see `#pick`). */
@@ -175,7 +175,7 @@ export class Claimer {
     });
     const readAhead = ops.range(layout.ready, { limit: READ_AHEAD });
     const seenAt = this.#readRevision;
-    const response: TxnResponse = await guardedWrite(
+    const response: TxnResponse = await idempotentWrite(
       `queue "${layout.root}": claim job ${entry.id}`,
       () =>
         this.#session.client.kv.txn({

@@ -1,8 +1,7 @@
-import { type KeyValue, ops, type Session } from '@coordkit/core';
+import { idempotentWrite, type KeyValue, ops, type Session } from '@coordkit/core';
 import type { QueueLayout } from './layout.js';
 import { PrefixMirror } from './prefix-mirror.js';
 import { decode, type IndexEntry } from './records.js';
-import { guardedWrite } from './retry.js';
 
 /** setTimeout's ceiling; a later readyAt simply re-arms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -79,7 +78,7 @@ export class DelayedPromoter {
 
   async #promote(kv: KeyValue): Promise<void> {
     const entry = decode<IndexEntry>(kv.value, kv.key);
-    await guardedWrite(
+    await idempotentWrite(
       `queue "${this.layout.root}": make job ${entry.id} ready`,
       () =>
         this.session.client.kv.txn({

@@ -2,6 +2,7 @@ import {
   assertArgument,
   CoordError,
   ErrorCodes,
+  idempotentWrite,
   ops,
   type Session,
   toBigInt,
@@ -12,7 +13,6 @@ import type { BatchItem, Enqueued } from '../options.js';
 import { MAX_PRIORITY, MIN_PRIORITY, nextSequence, type QueueLayout, validateJobId } from './layout.js';
 import type { MarkerLease } from './marker-lease.js';
 import { encode, type IndexEntry, type JobRecord } from './records.js';
-import { guardedWrite } from './retry.js';
 
 /** etcd's default `--max-txn-ops` is 128 and each job takes three puts (record, index, marker). */
 export const MAX_BATCH = 42;
@@ -91,7 +91,7 @@ export async function enqueueJobs<T>(
   const markerLease = await markers.current();
   while (pending.length > 0) {
     const batch = pending;
-    const response = await guardedWrite(`queue "${layout.root}": enqueue ${batch.length} job(s)`, () =>
+    const response = await idempotentWrite(`queue "${layout.root}": enqueue ${batch.length} job(s)`, () =>
       session.client.kv.txn({
         compare: batch.flatMap((job) => [
           ops.createRevisionIs(job.jobKey, 0n),

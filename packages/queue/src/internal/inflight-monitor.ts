@@ -1,8 +1,7 @@
-import { type KeyValue, ops, type Session } from '@coordkit/core';
+import { idempotentWrite, type KeyValue, ops, type Session } from '@coordkit/core';
 import type { QueueLayout } from './layout.js';
 import { PrefixMirror } from './prefix-mirror.js';
 import { decode, type InflightRecord } from './records.js';
-import { guardedWrite } from './retry.js';
 import { retryOrDead, settleOps } from './settle.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -113,7 +112,7 @@ export class InflightMonitor {
     const why = claimKv
       ? `visibility timeout: consumer ${record.consumer} held it past its deadline`
       : `consumer ${record.consumer} lost its session while holding it`;
-    await guardedWrite(
+    await idempotentWrite(
       `queue "${this.layout.root}": take back job ${id}`,
       () =>
         this.session.client.kv.txn({
