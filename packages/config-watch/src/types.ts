@@ -1,8 +1,8 @@
-import type { CoordError, createClient } from '@coordkit/core';
+import type { CoordError } from '@coordkit/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 
 /** The etcd client that `createClient` from `@coordkit/core` returns. */
-export type EtcdClient = ReturnType<typeof createClient>;
+export type { EtcdClient } from '@coordkit/core';
 
 /** A config object with every level optional, as `defaults` may give it. */
 export type DeepPartial<T> = T extends readonly unknown[]

@@ -1,8 +1,8 @@
 import {
   backoffDelay,
   CoordError,
-  type createClient,
   ErrorCodes,
+  type EtcdClient,
   idempotent,
   ops,
   Session,
@@ -11,8 +11,6 @@ import {
 } from '@coordkit/core';
 import { ownKeyLost } from './internal/own-key.js';
 import { encodeRegistration, type RegistrationValue, validMetadata } from './service-instance.js';
-
-type EtcdClient = ReturnType<typeof createClient>;
 
 /** What a {@link Registration} needs to (re-)write its key. */
 export interface RegistrationSpec {

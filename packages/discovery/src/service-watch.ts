@@ -1,14 +1,6 @@
-import {
-  CoordError,
-  type createClient,
-  ErrorCodes,
-  snapshotThenWatch,
-  type WatchEvent,
-} from '@coordkit/core';
+import { CoordError, ErrorCodes, type EtcdClient, snapshotThenWatch, type WatchEvent } from '@coordkit/core';
 import { ChangeQueue } from './internal/change-queue.js';
 import { parseRegistration, type ServiceInstance } from './service-instance.js';
-
-type EtcdClient = ReturnType<typeof createClient>;
 
 /** One change of a service's rotation. */
 export interface ServiceChange {

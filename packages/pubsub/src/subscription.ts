@@ -1,8 +1,8 @@
 import {
   assertArgument,
   CoordError,
-  type createClient,
   ErrorCodes,
+  type EtcdClient,
   validateName,
   type Watch,
   type WatchBatch,
@@ -12,8 +12,6 @@ import { GroupCursor } from './internal/group-cursor.js';
 import { lostHistory, readRetained, readTrimmedThrough, type StoredMessage } from './internal/history.js';
 import type { TopicLayout } from './internal/layout.js';
 import { decodeMessage, type Message } from './message.js';
-
-type EtcdClient = ReturnType<typeof createClient>;
 
 /** Options of `Topic.subscribe`. */
 export interface SubscribeOptions {

@@ -1,8 +1,8 @@
 import {
   assertArgument,
   CoordError,
-  type createClient,
   ErrorCodes,
+  type EtcdClient,
   idempotent,
   ops,
   toBigInt,
@@ -12,8 +12,6 @@ import { TopicLayout } from './internal/layout.js';
 import { type RetentionLimits, trimMessages } from './internal/retention.js';
 import { encodeMessage } from './message.js';
 import { type SubscribeOptions, Subscription } from './subscription.js';
-
-type EtcdClient = ReturnType<typeof createClient>;
 
 /** How much history a topic keeps. Trimming deletes the oldest messages first. */
 export interface RetentionOptions {

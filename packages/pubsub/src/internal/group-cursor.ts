@@ -1,6 +1,4 @@
-import { CoordError, type createClient, ErrorCodes, idempotent, ops, toBigInt } from '@coordkit/core';
-
-type EtcdClient = ReturnType<typeof createClient>;
+import { CoordError, ErrorCodes, type EtcdClient, idempotent, ops, toBigInt } from '@coordkit/core';
 
 /** When a group's acknowledged position is written to etcd. */
 export interface CommitPolicy {

@@ -1,15 +1,5 @@
-import {
-  CoordError,
-  type createClient,
-  ErrorCodes,
-  idempotent,
-  readPrefix,
-  toBigInt,
-  toWire,
-} from '@coordkit/core';
+import { CoordError, ErrorCodes, type EtcdClient, idempotent, readRange, toBigInt } from '@coordkit/core';
 import type { TopicLayout } from './layout.js';
-
-type EtcdClient = ReturnType<typeof createClient>;
 
 /** A stored message key, before decoding. */
 export interface StoredMessage {
@@ -50,28 +40,23 @@ export async function readRetained(
   layout: TopicLayout,
   what: string,
 ): Promise<RetainedMessages> {
-  for (let attempt = 0; ; attempt++) {
-    const snapshot = await readPrefix(client, layout.messagePrefix, `${what}: read retained messages`);
-    let trimmedThrough: bigint;
-    try {
-      const mark = await idempotent(`${what}: read trim mark`, () =>
-        client.kv.range({ key: Buffer.from(layout.trimmedKey), revision: toWire(snapshot.revision) }),
-      );
-      trimmedThrough = toBigInt(mark.kvs[0]?.value.toString());
-    } catch (err) {
-      // A compaction landing between the two reads: read both again at a newer revision.
-      if (CoordError.is(err, ErrorCodes.COMPACTED) && attempt < 3) continue;
-      throw err;
-    }
-    const messages = snapshot.kvs
-      // Only first versions are messages; a key rewritten by hand is not published twice.
-      .filter((kv) => kv.version === 1n)
-      .map((kv) => ({ key: kv.key, value: kv.value, revision: kv.createRevision }))
-      .sort((a, b) =>
-        a.revision === b.revision ? (a.key < b.key ? -1 : 1) : a.revision < b.revision ? -1 : 1,
-      );
-    return { revision: snapshot.revision, trimmedThrough, messages };
-  }
+  // One paged read at one revision covers both: `<name>/msg/…` sorts right before `<name>/trimmed`
+  // and nothing of the topic's layout sorts between them, so the range [msg/, trimmed] is exactly
+  // the messages plus the mark.
+  const snapshot = await readRange(
+    client,
+    { key: Buffer.from(layout.messagePrefix), rangeEnd: Buffer.from(`${layout.trimmedKey}\0`) },
+    `${what}: read retained messages`,
+  );
+  const mark = snapshot.kvs.find((kv) => kv.key === layout.trimmedKey);
+  const messages = snapshot.kvs
+    // Only first versions are messages; a key rewritten by hand is not published twice.
+    .filter((kv) => kv.key.startsWith(layout.messagePrefix) && kv.version === 1n)
+    .map((kv) => ({ key: kv.key, value: kv.value, revision: kv.createRevision }))
+    .sort((a, b) =>
+      a.revision === b.revision ? (a.key < b.key ? -1 : 1) : a.revision < b.revision ? -1 : 1,
+    );
+  return { revision: snapshot.revision, trimmedThrough: toBigInt(mark?.value.toString()), messages };
 }
 
 /** The `COMPACTED` error of a subscriber that asked for `wanted` when only revisions after `trimmedThrough` remain. */

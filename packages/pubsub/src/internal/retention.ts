@@ -1,7 +1,5 @@
-import { type createClient, idempotent, ops, toBigInt } from '@coordkit/core';
+import { type EtcdClient, idempotent, ops, toBigInt } from '@coordkit/core';
 import type { TopicLayout } from './layout.js';
-
-type EtcdClient = ReturnType<typeof createClient>;
 
 /** Resolved retention limits (see `RetentionOptions`). */
 export interface RetentionLimits {
