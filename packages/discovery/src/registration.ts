@@ -4,6 +4,7 @@ import {
   ErrorCodes,
   type EtcdClient,
   idempotent,
+  idempotentWrite,
   ops,
   Session,
   sleep,
@@ -137,27 +138,31 @@ export class Registration implements AsyncDisposable {
     const what = `${this.#what}: register`;
     const session = this.#session;
     const expected = this.#modRevision;
-    const response = await idempotent(what, () =>
+    const encoded = Buffer.from(encodeRegistration(value));
+    const response = await idempotentWrite(what, () =>
       this.#client.kv.txn({
         compare: expected === 0n ? [] : [ops.modRevisionIs(this.key, expected)],
-        success: [ops.put(this.key, encodeRegistration(value), session.leaseId), ops.get(this.key)],
+        // The put's mod revision is the transaction's revision: nothing to read back on success.
+        success: [ops.put(this.key, encoded, session.leaseId)],
         failure: [ops.get(this.key)],
       }),
     );
-    if (!response.succeeded) {
-      const current = response.responses[0]?.response_range?.kvs[0];
-      const reason =
-        current === undefined && !session.isAlive()
-          ? new CoordError(ErrorCodes.SESSION_EXPIRED, `${what}: the session lease was lost`, {
-              key: this.key,
-            })
-          : new CoordError(ErrorCodes.CONFLICT, `${what}: the key was changed or removed by someone else`, {
-              key: this.key,
-              current: current === undefined ? undefined : toBigInt(current.mod_revision),
-            });
-      throw reason;
+    if (response.succeeded) {
+      this.#modRevision = toBigInt(response.header.revision);
+      return;
     }
-    this.#modRevision = toBigInt(response.responses[1]?.response_range?.kvs[0]?.mod_revision);
+    const current = response.responses[0]?.response_range?.kvs[0];
+    // A retry whose first attempt applied finds its own write: same lease, same bytes. Not a conflict.
+    if (current && String(current.lease) === session.leaseId && current.value.equals(encoded)) {
+      this.#modRevision = toBigInt(current.mod_revision);
+      return;
+    }
+    throw current === undefined && !session.isAlive()
+      ? new CoordError(ErrorCodes.SESSION_EXPIRED, `${what}: the session lease was lost`, { key: this.key })
+      : new CoordError(ErrorCodes.CONFLICT, `${what}: the key was changed or removed by someone else`, {
+          key: this.key,
+          current: current === undefined ? undefined : toBigInt(current.mod_revision),
+        });
   }
 
   /** Watches the own key and the session, to re-register or to signal loss. */
