@@ -14,12 +14,20 @@ describe('a registration write whose reply is lost (F12)', () => {
       const registry = new ServiceRegistry(session, { prefix: `${uniquePrefix('disc-f12')}services` });
       await using registration = await registry.register({ service: 'api', address: '10.0.0.1:80' });
       const before = (await direct.get(registration.key).exec()).kvs[0]!.mod_revision;
+      let txns = 0;
+      const txn = client.kv.txn.bind(client.kv);
+      client.kv.txn = (...args) => {
+        txns++;
+        return txn(...args);
+      };
       // Replies now arrive after the deadline: the first attempt applies but looks unanswered.
       proxy.delay(600);
       const updating = registration.update({ version: 2 });
       await waitFor(async () => (await direct.get(registration.key).exec()).kvs[0]!.mod_revision !== before, {
         message: 'the first attempt to apply',
       });
+      // Heal only once the write was re-sent, so the answer that counts is the retry's.
+      await waitFor(() => txns >= 2, { message: 'a retry of the write' });
       proxy.heal();
       await updating;
       const stored = JSON.parse((await direct.get(registration.key).string())!);
