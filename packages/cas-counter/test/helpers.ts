@@ -1,18 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type ClientOptions, createClient, readPrefix } from '@coordkit/core';
-import { sharedEndpoints } from '@coordkit/testing';
+import { readPrefix } from '@coordkit/core';
 import type { Etcd3 } from 'etcd3';
 
-/** A client on the run's shared etcd (or on `endpoints`), closed by `using`. */
-export function testClient(
-  endpoints: readonly string[] = sharedEndpoints(),
-  options: ClientOptions = {},
-): Etcd3 & Disposable {
-  const client = createClient({ endpoints: [...endpoints], ...options });
-  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
-}
+export { testClient } from '../../../test/support/etcd.js';
 
 /** Counts the transactions and range reads a client sends, and how many of them failed. */
 export function countRequests(client: Etcd3) {

@@ -4,9 +4,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient } from '@coordkit/core';
 import { sharedEndpoints, waitFor } from '@coordkit/testing';
 import type { Etcd3 } from 'etcd3';
+import { testClient } from '../../../test/support/etcd.js';
+
+/** A client on the run's shared etcd, closed by `using`. */
+export const sharedClient = () => testClient();
 
 /** The built binary: tests run the real `coord`, so `pnpm run build` must have run first. */
 export const COORD_BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -87,12 +90,6 @@ export function startEtcdctl(args: readonly string[]): Running {
 /** Runs `etcdctl` against the shared etcd to completion. */
 export function etcdctl(args: readonly string[]): Promise<Finished> {
   return startEtcdctl(args).exited;
-}
-
-/** A client on the shared etcd, closed by `using`. */
-export function sharedClient(): Etcd3 & Disposable {
-  const client = createClient({ endpoints: sharedEndpoints() });
-  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
 }
 
 /** The keys under `prefix`, oldest first. */

@@ -2,16 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ConfigChange } from '@coordkit/config-watch';
-import { type createClient as CreateClient, createClient } from '@coordkit/core';
-import { sharedEndpoints, waitFor } from '@coordkit/testing';
+import { waitFor } from '@coordkit/testing';
 
-type Client = ReturnType<typeof CreateClient>;
-
-/** A client on the run's shared etcd (or on `endpoints`), closed by `using`. */
-export function testClient(endpoints: readonly string[] = sharedEndpoints()): Client & Disposable {
-  const client = createClient({ endpoints: [...endpoints] });
-  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
-}
+export { testClient } from '../../../test/support/etcd.js';
 
 /** Collects every change of an iterable in the background. */
 export function collect<T>(changes: AsyncIterable<ConfigChange<T>>) {

@@ -2,17 +2,10 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createClient } from '@coordkit/core';
 import type { ServiceChange, ServiceWatch } from '@coordkit/discovery';
-import { sharedEndpoints, waitFor } from '@coordkit/testing';
+import { waitFor } from '@coordkit/testing';
 
-type Client = ReturnType<typeof createClient>;
-
-/** A client on the run's shared etcd (or on `endpoints`), closed by `using`. */
-export function testClient(endpoints: readonly string[] = sharedEndpoints()): Client & Disposable {
-  const client = createClient({ endpoints: [...endpoints] });
-  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
-}
+export { testClient } from '../../../test/support/etcd.js';
 
 /** The ids in rotation, sorted. */
 export function ids(watch: ServiceWatch): string[] {

@@ -1,31 +1,9 @@
-import { type ClientOptions, createClient, Session, type SessionOptions } from '@coordkit/core';
+import type { Session } from '@coordkit/core';
 import type { LeaderInfo } from '@coordkit/election';
 import { Election } from '@coordkit/election';
-import { sharedEndpoints } from '@coordkit/testing';
 import type { Etcd3 } from 'etcd3';
 
-/** One candidate as a separate process would be: its own client and session; `await using` closes both. */
-export interface Contender extends AsyncDisposable {
-  readonly client: Etcd3;
-  readonly session: Session;
-}
-
-/** Opens a contender on the shared etcd (or on `clientOptions.endpoints`). */
-export async function contender(
-  sessionOptions: SessionOptions = {},
-  clientOptions: ClientOptions = {},
-): Promise<Contender> {
-  const client = createClient({ endpoints: sharedEndpoints(), ...clientOptions });
-  const session = await Session.create(client, { ttl: 10, ...sessionOptions });
-  return {
-    client,
-    session,
-    async [Symbol.asyncDispose]() {
-      await session.close();
-      client.close();
-    },
-  };
-}
+export { aborted, type Contender, contender, isSettled } from '../../../test/support/etcd.js';
 
 /** Counts the unary KV requests a client sends (a spy on the real client; requests still go to etcd). */
 export function countRequests(client: Etcd3): { txn: number; range: number } {
@@ -51,25 +29,6 @@ export async function keysUnder(
 ): Promise<Array<{ key: string; value: string }>> {
   const response = await client.getAll().prefix(prefix).sort('Create', 'Ascend').exec();
   return response.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
-}
-
-/** Resolves with the reason once `signal` aborts. */
-export function aborted(signal: AbortSignal): Promise<unknown> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(signal.reason);
-    else signal.addEventListener('abort', () => resolve(signal.reason), { once: true });
-  });
-}
-
-/** Whether `promise` has settled by the time already-queued callbacks have run. */
-export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return settled;
 }
 
 /** An `observe()` loop running in the background, recording everything it reports. */

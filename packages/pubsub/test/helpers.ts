@@ -1,17 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createClient } from '@coordkit/core';
 import type { Message, Subscription } from '@coordkit/pubsub';
-import { sharedEndpoints, waitFor } from '@coordkit/testing';
+import { waitFor } from '@coordkit/testing';
 
-type Client = ReturnType<typeof createClient>;
-
-/** A client on the run's shared etcd (or on `endpoints`), closed by `using`. */
-export function testClient(endpoints: readonly string[] = sharedEndpoints()): Client & Disposable {
-  const client = createClient({ endpoints: [...endpoints] });
-  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
-}
+export { testClient } from '../../../test/support/etcd.js';
 
 /** Consumes a subscription in the background, recording every message and the error that ended it. */
 export function collect<T>(subscription: Subscription<T>) {

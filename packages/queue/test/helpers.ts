@@ -1,13 +1,11 @@
-import { createClient, Session } from '@coordkit/core';
-import { sharedEndpoints, uniquePrefix } from '@coordkit/testing';
+import { type createClient, Session } from '@coordkit/core';
+import { uniquePrefix } from '@coordkit/testing';
+
+import { testClient } from '../../../test/support/etcd.js';
+
+export { testClient };
 
 type Client = ReturnType<typeof createClient>;
-
-/** A client on the run's shared etcd, closed by `using`. */
-export function testClient(endpoints: readonly string[] = sharedEndpoints()): Client & Disposable {
-  const client = createClient({ endpoints: [...endpoints] });
-  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
-}
 
 /** A session on its own client; disposing it closes both. */
 export async function testSession(
