@@ -1,36 +1,53 @@
 import { CasCounter } from '@coordkit/cas-counter';
-import { createClient } from '@coordkit/core';
+import { createClient, ops } from '@coordkit/core';
 import { Etcd3 } from 'etcd3';
+import { interleaved, withRatioTo } from '../lib/interleave.ts';
 import type { Result, Scenario } from '../lib/scenario.ts';
+
+const FLOOR = 'floor: raw put loop';
 
 export const counterUncontended: Scenario = {
   name: 'counter-uncontended',
   description:
-    'One client, 2,000 sequential increments of one counter. Floor: a raw etcd3 put loop (no read, no compare).',
+    'One client, 2,000 sequential increments of one counter per variant, interleaved in 10 alternating chunks. Floor: a raw etcd3 put loop (no read, no compare); also a raw guarded txn (compare mod revision, put), the least any exact counter sends.',
   async run(ctx) {
-    const n = 2000;
     const client = createClient({ endpoints: [...ctx.endpoints] });
     const etcd3 = new Etcd3({ hosts: [...ctx.endpoints] });
+    const counter = new CasCounter(client, '/bench/counter/solo');
     try {
-      const counter = new CasCounter(client, '/bench/counter/solo');
-      await counter.increment(); // grants the marker lease outside the measurement
-      const ours = await ctx.measure('coordkit CasCounter.increment', n, async (lat) => {
-        for (let i = 0; i < n; i++) {
-          const t = performance.now();
-          await counter.increment();
-          lat.push(performance.now() - t);
-        }
-      });
-      await counter.close();
-      const floor = await ctx.measure('floor: raw put loop', n, async (lat) => {
-        for (let i = 0; i < n; i++) {
-          const t = performance.now();
-          await etcd3.put('/bench/counter/floor').value(String(i));
-          lat.push(performance.now() - t);
-        }
-      });
-      return [ours, floor];
+      let rawRevision = BigInt((await etcd3.put('/bench/counter/raw-txn').value('0').exec()).header.revision);
+      const results = await interleaved(
+        ctx,
+        [
+          {
+            name: 'coordkit CasCounter.increment',
+            async op() {
+              await counter.increment();
+            },
+          },
+          {
+            name: FLOOR,
+            async op(i) {
+              await etcd3.put('/bench/counter/floor').value(String(i));
+            },
+          },
+          {
+            name: 'raw guarded txn (compare mod revision, put)',
+            async op(i) {
+              const res = await client.kv.txn({
+                compare: [ops.modRevisionIs('/bench/counter/raw-txn', rawRevision)],
+                success: [ops.put('/bench/counter/raw-txn', String(i))],
+                failure: [ops.get('/bench/counter/raw-txn')],
+              });
+              rawRevision = BigInt(res.header.revision);
+            },
+          },
+        ],
+        { ops: 2000 },
+      );
+      return withRatioTo(results, FLOOR, 'x put loop');
     } finally {
+      await counter.close();
       client.close();
       etcd3.close();
     }

@@ -1,65 +1,63 @@
 import { createClient, ops, Session } from '@coordkit/core';
 import { Mutex } from '@coordkit/lock';
 import { Etcd3 } from 'etcd3';
-import type { Result, Scenario } from '../lib/scenario.ts';
+import { interleaved, withRatioTo } from '../lib/interleave.ts';
+import type { Scenario } from '../lib/scenario.ts';
+
+const FLOOR = 'floor: raw txn create + guarded delete';
+const ETCD3 = 'etcd3 client.lock().do()';
 
 export const lockUncontended: Scenario = {
   name: 'lock-uncontended',
   description:
-    'Uncontended acquire + release of one lock name, 1,000 sequential cycles, one shared session (no lease grant per cycle). Floor: the raw two transactions a fenced lock needs (create-if-absent + guarded delete).',
+    'Uncontended acquire + release of one lock name, 1,000 cycles per variant, one shared session (no lease grant per cycle); variants interleaved in 10 alternating chunks. Floor: the raw two transactions a fenced lock needs (create-if-absent + guarded delete).',
   async run(ctx) {
-    const n = 1000;
     const client = createClient({ endpoints: [...ctx.endpoints] });
     const etcd3 = new Etcd3({ hosts: [...ctx.endpoints] });
-    const results: Result[] = [];
+    const session = await Session.create(client, { ttl: 10 });
     try {
-      const session = await Session.create(client, { ttl: 10 });
       const mutex = new Mutex(session, '/bench/lock/ours');
-      for (let i = 0; i < 50; i++) await (await mutex.lock()).release(); // warm-up
-      results.push(
-        await ctx.measure('coordkit Mutex lock + release', n, async (lat) => {
-          for (let i = 0; i < n; i++) {
-            const t = performance.now();
-            const handle = await mutex.lock();
-            await handle.release();
-            lat.push(performance.now() - t);
-          }
-        }),
-      );
       const key = `/bench/lock/floor/${session.leaseIdHex}`;
-      results.push(
-        await ctx.measure('floor: raw txn create + guarded delete', n, async (lat) => {
-          for (let i = 0; i < n; i++) {
-            const t = performance.now();
-            const res = await client.kv.txn({
-              compare: [ops.createRevisionIs(key, 0n)],
-              success: [
-                ops.put(key, '', session.leaseId),
-                ops.range('/bench/lock/floor/', { order: 'newest-first', limit: 2, keysOnly: true }),
-              ],
-              failure: [ops.get(key)],
-            });
-            await client.kv.txn({
-              compare: [ops.createRevisionIs(key, BigInt(res.header.revision))],
-              success: [ops.delete(key)],
-              failure: [],
-            });
-            lat.push(performance.now() - t);
-          }
-        }),
+      const results = await interleaved(
+        ctx,
+        [
+          {
+            name: 'coordkit Mutex lock + release',
+            async op() {
+              const handle = await mutex.lock();
+              await handle.release();
+            },
+          },
+          {
+            name: FLOOR,
+            async op() {
+              const res = await client.kv.txn({
+                compare: [ops.createRevisionIs(key, 0n)],
+                success: [
+                  ops.put(key, '', session.leaseId),
+                  ops.range('/bench/lock/floor/', { order: 'newest-first', limit: 2, keysOnly: true }),
+                ],
+                failure: [ops.get(key)],
+              });
+              await client.kv.txn({
+                compare: [ops.createRevisionIs(key, BigInt(res.header.revision))],
+                success: [ops.delete(key)],
+                failure: [],
+              });
+            },
+          },
+          {
+            name: ETCD3,
+            async op() {
+              await etcd3.lock('/bench/lock/etcd3').do(async () => undefined);
+            },
+          },
+        ],
+        { ops: 1000 },
       );
-      await session.close();
-      results.push(
-        await ctx.measure('etcd3 client.lock().do()', n, async (lat) => {
-          for (let i = 0; i < n; i++) {
-            const t = performance.now();
-            await etcd3.lock('/bench/lock/etcd3').do(async () => undefined);
-            lat.push(performance.now() - t);
-          }
-        }),
-      );
-      return results;
+      return withRatioTo(withRatioTo(results, FLOOR, 'x floor'), ETCD3, 'x etcd3 lock');
     } finally {
+      await session.close();
       client.close();
       etcd3.close();
     }
