@@ -10,7 +10,7 @@ const ETCD3 = 'etcd3 client.lock().do()';
 export const lockUncontended: Scenario = {
   name: 'lock-uncontended',
   description:
-    'Uncontended acquire + release of one lock name, 1,000 cycles per variant, one shared session (no lease grant per cycle); variants interleaved in 10 alternating chunks. Floor: the raw two transactions a fenced lock needs (create-if-absent + guarded delete).',
+    'Uncontended acquire + release of one lock name, 2,000 cycles per variant, one shared session (no lease grant per cycle); variants interleaved in 20 alternating chunks of 100. Floor: the raw two transactions a fenced lock needs (create-if-absent + guarded delete).',
   async run(ctx) {
     const client = createClient({ endpoints: [...ctx.endpoints] });
     const etcd3 = new Etcd3({ hosts: [...ctx.endpoints] });
@@ -53,7 +53,7 @@ export const lockUncontended: Scenario = {
             },
           },
         ],
-        { ops: 1000 },
+        { ops: 2000, rounds: 20 },
       );
       return withRatioTo(withRatioTo(results, FLOOR, 'x floor'), ETCD3, 'x etcd3 lock');
     } finally {

@@ -13,10 +13,15 @@ export interface WaitScope extends Disposable {
   readonly signal: AbortSignal;
 }
 
+/** A signal that never aborts, for a scope with nothing to wait on. */
+const NEVER = new AbortController().signal;
+
 /**
  * Combines a caller's `{ signal, timeout }` with the signals a wait also depends on (typically the
  * session's), into one signal whose `reason` is what the caller should be rejected with:
  * the caller's own `signal.reason`, a `TIMEOUT` CoordError naming `what`, or the session's loss.
+ * With no timeout and a single source, the scope's signal is that source itself: a listener added
+ * to it must be removed by whoever added it (every waiting helper in core does).
  */
 export function waitScope(options: WaitOptions | undefined, what: string, ...also: AbortSignal[]): WaitScope {
   const timeout = options?.timeout;
@@ -25,8 +30,12 @@ export function waitScope(options: WaitOptions | undefined, what: string, ...als
     `timeout for ${what}`,
     'a finite number of milliseconds >= 0',
   );
-  const controller = new AbortController();
   const sources = [options?.signal, ...also].filter((s): s is AbortSignal => s !== undefined);
+  // The common call (no timeout, only the session's signal or none) needs no signal of its own:
+  // an AbortController and a listener per call cost more than the uncontended lock's own work.
+  if (timeout === undefined && sources.length <= 1)
+    return { signal: sources[0] ?? NEVER, [Symbol.dispose]() {} };
+  const controller = new AbortController();
   const abort = (reason: unknown) => {
     if (!controller.signal.aborted) controller.abort(reason);
   };

@@ -40,7 +40,14 @@ export class LockHandle implements AsyncDisposable {
   readonly fencingToken: bigint;
   readonly #session: Session;
   readonly #what: string;
-  readonly #controller = new AbortController();
+  /**
+   * Created the first time anyone looks at {@link LockHandle.signal} (or `isHeld`/`txn`): until then
+   * nobody can observe an abort, so a lock taken and released without looking costs its two
+   * transactions and no controller, listener, watch or error object.
+   */
+  #controller: AbortController | undefined;
+  /** Why the handle ended (released, or its session lost at release), if it ended before anyone looked. */
+  #endedBecause: (() => unknown) | undefined;
   #stopOwnKeyWatch: (() => void) | undefined;
   readonly #confirmedAt: bigint;
   readonly #onSessionLost: () => void;
@@ -54,10 +61,8 @@ export class LockHandle implements AsyncDisposable {
     this.#session = grant.session;
     this.#what = grant.what;
     this.#onReleased = grant.onReleased;
-    this.#onSessionLost = () => this.#lose(this.#session.signal.reason);
-    this.#session.signal.addEventListener('abort', this.#onSessionLost, { once: true });
     this.#confirmedAt = grant.confirmedAt;
-    if (this.#session.signal.aborted) this.#onSessionLost();
+    this.#onSessionLost = () => this.#end(() => this.#session.signal.reason);
   }
 
   /**
@@ -65,27 +70,37 @@ export class LockHandle implements AsyncDisposable {
    * or `LOCK_LOST` when the key was deleted), or once released (reason: `CLOSED`). Never un-aborts.
    */
   get signal(): AbortSignal {
-    this.#watchOwnKey();
-    return this.#controller.signal;
+    return this.#observed().signal;
   }
 
   /**
-   * Starts following the owner key, the first time anyone looks at ownership. Lazy on purpose: a lock
-   * taken and released without looking costs its two transactions and no watch at all. Watching from
-   * just after the confirming read means no delete of the key can be missed, however late it starts.
+   * The controller behind `signal`, set up at the first look: it follows the session from now on, and
+   * the owner key from just after the confirming read, so no delete of the key can be missed however
+   * late the watch starts.
    */
-  #watchOwnKey(): void {
-    if (this.#stopOwnKeyWatch || this.#controller.signal.aborted) return;
-    this.#stopOwnKeyWatch = watchOwnKey(
-      this.#session,
-      this.key,
-      this.#confirmedAt + 1n,
-      (why) =>
-        this.#lose(
-          new CoordError(ErrorCodes.LOCK_LOST, `${this.#what}: lock lost (${why})`, { key: this.key }),
-        ),
-      this.fencingToken,
-    );
+  #observed(): AbortController {
+    if (this.#controller) return this.#controller;
+    const controller = new AbortController();
+    this.#controller = controller;
+    if (this.#endedBecause) {
+      controller.abort(this.#endedBecause());
+    } else if (this.#session.signal.aborted) {
+      this.#end(() => this.#session.signal.reason);
+    } else {
+      this.#session.signal.addEventListener('abort', this.#onSessionLost, { once: true });
+      this.#stopOwnKeyWatch = watchOwnKey(
+        this.#session,
+        this.key,
+        this.#confirmedAt + 1n,
+        (why) =>
+          this.#end(
+            () =>
+              new CoordError(ErrorCodes.LOCK_LOST, `${this.#what}: lock lost (${why})`, { key: this.key }),
+          ),
+        this.fencingToken,
+      );
+    }
+    return controller;
   }
 
   /**
@@ -94,8 +109,8 @@ export class LockHandle implements AsyncDisposable {
    */
   isHeld(): boolean {
     // isAlive() first: a passed deadline aborts the session, and through it this handle, synchronously.
-    this.#watchOwnKey();
-    return this.#session.isAlive() && !this.#controller.signal.aborted;
+    const controller = this.#observed();
+    return this.#session.isAlive() && !controller.signal.aborted;
   }
 
   /**
@@ -134,12 +149,17 @@ export class LockHandle implements AsyncDisposable {
   }
 
   async #release(): Promise<void> {
-    this.#lose(new CoordError(ErrorCodes.CLOSED, `${this.#what}: released`, { key: this.key }));
+    const sessionLost = this.#session.signal.aborted;
+    this.#end(
+      sessionLost
+        ? () => this.#session.signal.reason
+        : () => new CoordError(ErrorCodes.CLOSED, `${this.#what}: released`, { key: this.key }),
+    );
     const deleting = leaveQueue(this.#session, this.key, this.fencingToken, this.#what).then(
       () => undefined,
       () => undefined, // Best effort by contract: the lease bounds how long a stranded key can block others.
     );
-    if (this.#session.signal.aborted) {
+    if (sessionLost) {
       this.#onReleased?.();
       return;
     }
@@ -147,9 +167,12 @@ export class LockHandle implements AsyncDisposable {
     this.#onReleased?.();
   }
 
-  #lose(reason: unknown): void {
+  /** Ends the handle once; the reason is only built if someone looks at `signal`. */
+  #end(reason: () => unknown): void {
+    if (this.#endedBecause) return;
+    this.#endedBecause = reason;
     this.#stopOwnKeyWatch?.();
     this.#session.signal.removeEventListener('abort', this.#onSessionLost);
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#controller && !this.#controller.signal.aborted) this.#controller.abort(reason());
   }
 }

@@ -45,7 +45,10 @@ export class Mutex {
    */
   async lock(options?: WaitOptions): Promise<LockHandle> {
     using scope = waitScope(options, `${this.#what}: lock`, this.session.signal);
-    const giveUpLocalTurn = await waitLocalTurn(this.session, this.name, scope.signal);
+    scope.signal.throwIfAborted();
+    // Free in this process (the usual case): taken synchronously, no promise race to set up.
+    const giveUpLocalTurn =
+      tryLocalTurn(this.session, this.name) ?? (await waitLocalTurn(this.session, this.name, scope.signal));
     try {
       return await acquireTurn(this.#request(giveUpLocalTurn), scope.signal);
     } catch (err) {
