@@ -51,6 +51,37 @@ describe('Mutex', () => {
     expect(await keysUnder(a.client, `${name}/`)).toEqual([]);
   });
 
+  it('serves local waiters in arrival order, skipping one that gave up, and a handle first looked at after release reports CLOSED', async () => {
+    const name = `${uniquePrefix('mutex-local-fifo')}lock`;
+    await using a = await contender();
+    const order: string[] = [];
+    const first = await new Mutex(a.session, name).lock();
+    const cancel = new AbortController();
+    const waiters = ['w1', 'w2', 'w3'].map((label) =>
+      new Mutex(a.session, name)
+        .lock(label === 'w2' ? { signal: cancel.signal } : {})
+        .then(async (handle) => {
+          order.push(label);
+          await handle.release();
+          return handle;
+        }),
+    );
+    cancel.abort(new Error('w2 gave up'));
+    await expect(waiters[1]).rejects.toThrow('w2 gave up');
+    await first.release();
+    const [w1, , w3] = await Promise.allSettled(waiters);
+    expect(order).toEqual(['w1', 'w3']);
+    // Nobody looked at these handles while held: the reason is still the release, built on first look.
+    for (const settled of [w1, w3]) {
+      expect(settled.status).toBe('fulfilled');
+      const handle = (settled as PromiseFulfilledResult<Awaited<(typeof waiters)[0]>>).value;
+      expect(handle.signal.aborted).toBe(true);
+      expect(CoordError.is(handle.signal.reason, ErrorCodes.CLOSED)).toBe(true);
+      expect(handle.isHeld()).toBe(false);
+    }
+    expect(await keysUnder(a.client, `${name}/`)).toEqual([]);
+  });
+
   it('withLock runs the function holding the lock and releases even when it throws', async () => {
     const name = `${uniquePrefix('mutex-with')}lock`;
     await using a = await contender();
