@@ -10,9 +10,13 @@ import { watch } from './watch.js';
  * watches the key just ahead "from now" (a synced watch: no catch-up delay), then confirms with a
  * read that it still stands, so a delete between the read and the watch cannot be missed and a
  * re-created key with the same name is not mistaken for it. Wakes by push only.
- * Resolves with the revision of the read that found nothing ahead and the waiter's key still in place
- * (the point from which a holder watches its own key). Rejects with the signal's reason when
- * `signal` aborts, and `SESSION_EXPIRED` if the waiter's own key goes.
+ * When the key ahead was the only older key (known from the join or a confirming read), its delete
+ * ends the wait with no read at all: keys created later are newer, so nothing can be ahead again.
+ * That is the common handoff (a leader resigning to the next candidate), and it saves a round trip.
+ * Resolves with the revision of the last read that found the waiter's key in place (the point from
+ * which a holder watches its own key, so a delete of it after that read is still noticed).
+ * Rejects with the signal's reason when `signal` aborts, and `SESSION_EXPIRED` if a read finds the
+ * waiter's own key gone.
  */
 export async function waitForPredecessors(
   session: Session,
@@ -26,6 +30,7 @@ export async function waitForPredecessors(
   },
 ): Promise<bigint> {
   let ahead = ticket.predecessor;
+  let soleAhead = ticket.soleAhead;
   let confirmedAt = ticket.revision;
   while (ahead) {
     const pending = watch(session.client, { key: ahead.key }, { signal: options.signal });
@@ -42,9 +47,13 @@ export async function waitForPredecessors(
       if (!state.predecessor) return confirmedAt;
       if (state.predecessor.key !== ahead.key || state.predecessor.createRevision !== ahead.createRevision) {
         ahead = state.predecessor;
+        soleAhead = state.soleAhead;
         continue;
       }
+      // Once alone ahead, always alone ahead: older keys only ever go away.
+      soleAhead ||= state.soleAhead;
       await raceSignal(waitForDelete(pending), options.signal);
+      if (soleAhead) return confirmedAt;
       const after = await readQueueState(
         session,
         ticket.key,
@@ -54,6 +63,7 @@ export async function waitForPredecessors(
       );
       confirmedAt = after.revision;
       ahead = after.predecessor;
+      soleAhead = after.soleAhead;
     } finally {
       pending.close();
     }

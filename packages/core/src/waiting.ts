@@ -34,6 +34,11 @@ export interface QueueTicket {
   readonly predecessor: QueuedKey | undefined;
   /** With `countAhead`: how many keys under that prefix were created before this one. */
   readonly ahead: number;
+  /**
+   * The predecessor is the only key under the prefix older than mine. Keys created later are always
+   * newer, so once it is deleted nothing is ahead any more, and no read is needed to know it.
+   */
+  readonly soleAhead: boolean;
 }
 
 /** What {@link joinQueue} needs. */
@@ -145,6 +150,13 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
     const kvs = response.responses[1]?.response_range?.kvs ?? [];
     const found = lastBefore(kvs, key, mine.createRevision, isMember);
     if (options.countAhead || found.certain) {
+      // The range's count is every key under the prefix (limit aside): just mine and the one ahead,
+      // or just the one ahead when my key is outside the prefix (a reader queueing behind writers).
+      const keysInRange = Number(response.responses[1]?.response_range?.count ?? -1);
+      const soleAhead =
+        !options.countAhead &&
+        found.predecessor !== undefined &&
+        keysInRange === (key.startsWith(predecessorPrefix) ? 2 : 1);
       return {
         key,
         createRevision: mine.createRevision,
@@ -156,6 +168,7 @@ export async function joinQueue(session: Session, options: JoinOptions): Promise
         ahead: options.countAhead
           ? kvs.filter((kv) => kv.key.toString() !== key && isMember(kv.key.toString())).length
           : 0,
+        soleAhead,
       };
     }
     const state = await readQueueState(session, key, mine.createRevision, predecessorPrefix, options);
@@ -169,6 +182,8 @@ export interface QueueState {
   readonly revision: bigint;
   readonly predecessor: QueuedKey | undefined;
   readonly ahead: number;
+  /** See {@link QueueTicket.soleAhead}. */
+  readonly soleAhead: boolean;
 }
 
 /** Reads, in one transaction, that my key still stands and what is ahead of it now. */
@@ -219,9 +234,16 @@ export async function readQueueState(
       revision,
       predecessor: undefined,
       ahead: kvs.filter((kv) => isMember(kv.key.toString())).length,
+      soleAhead: false,
     };
   }
   let found = lastBefore(kvs, key, createRevision, isMember);
+  // A page that is not full holds every key older than mine (etcd filters by max create revision
+  // before it applies the limit): exactly one means the predecessor stands alone.
+  const soleAhead =
+    found.predecessor !== undefined &&
+    kvs.length < PAGE &&
+    kvs.filter((kv) => toBigInt(kv.create_revision) < createRevision).length === 1;
   let page = kvs;
   // Only when keys of another primitive nested under the prefix fill whole pages: page further back,
   // at the same revision, so the answer stays one consistent view.
@@ -245,7 +267,7 @@ export async function readQueueState(
     page = more.kvs;
     found = lastBefore(page, key, createRevision, isMember);
   }
-  return { revision, predecessor: found.predecessor, ahead: 0 };
+  return { revision, predecessor: found.predecessor, ahead: 0, soleAhead };
 }
 
 /** Keys read per page when looking for the key just ahead. */

@@ -1,4 +1,4 @@
-import { CoordError, ErrorCodes, monotonicNow, type Session, type WaitOptions } from '@coordkit/core';
+import { CoordError, ErrorCodes, monotonicNow, type Session, type WaitOptions, watch } from '@coordkit/core';
 import type { LockHandle } from '@coordkit/lock';
 import { uniquePrefix, waitFor } from '@coordkit/testing';
 import type { Etcd3 } from 'etcd3';
@@ -30,6 +30,18 @@ export async function guardedIncrement(
     .then(client.put(counterKey).value(String(value + 1)))
     .commit();
   return result.succeeded;
+}
+
+/** Resolves once `client`'s watch stream has delivered a put of `key` made by `write` after it started. */
+export async function eventSeenBy(client: Etcd3, key: string, write: () => Promise<unknown>): Promise<void> {
+  const changes = watch(client, { key });
+  try {
+    await changes.created();
+    await write();
+    for await (const batch of changes) if (batch.events.length > 0) return;
+  } finally {
+    changes.close();
+  }
 }
 
 /** The behaviour every exclusive lock (Mutex, Semaphore(1), RWLock writers) shares. */
@@ -127,6 +139,9 @@ export function lockSuite(label: string, factory: ExclusiveLockFactory): void {
       const left = await keysUnder(a.client, `${name}/`);
       expect(left.some((k) => k.key.includes(b.session.leaseIdHex))).toBe(false);
       expect(left).toHaveLength(2);
+      // c saw b's key go (its client's one watch stream delivers in revision order, and a later event
+      // has arrived on it), yet b was not the only key ahead of it: c must still be waiting for a.
+      await eventSeenBy(c.client, `${prefix}sync`, () => a.client.put(`${prefix}sync`).value('x').exec());
       expect(await isSettled(behind)).toBe(false);
       const releasedAt = monotonicNow();
       await holder.release();

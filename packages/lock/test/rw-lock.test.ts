@@ -2,7 +2,7 @@ import { RWLock } from '@coordkit/lock';
 import { uniquePrefix, waitFor } from '@coordkit/testing';
 import { describe, expect, it } from 'vitest';
 import { contender, isSettled, keysUnder } from './helpers.js';
-import { lockSuite } from './lock-suite.js';
+import { eventSeenBy, lockSuite } from './lock-suite.js';
 
 lockSuite('RWLock writers', (session, name) => {
   const rw = new RWLock(session, name);
@@ -69,5 +69,29 @@ describe('RWLock', () => {
     await using r3 = await new RWLock(a.session, name).tryReadLock();
     expect(r3?.isHeld()).toBe(true);
     expect(r2.isHeld()).toBe(true);
+  });
+
+  it('a reader behind two writers keeps waiting when the newer one gives up, until the older one releases', async () => {
+    const prefix = uniquePrefix('rw-two-writers');
+    const name = `${prefix}rw`;
+    await using a = await contender();
+    await using b = await contender();
+    await using c = await contender();
+    const w1 = await new RWLock(a.session, name).writeLock();
+    const giveUp = new AbortController();
+    const w2 = new RWLock(b.session, name).writeLock({ signal: giveUp.signal });
+    await waitFor(async () => (await keysUnder(a.client, `${name}/`)).length === 2, { message: 'w2 queued' });
+    const reader = new RWLock(c.session, name).readLock();
+    await waitFor(async () => (await keysUnder(a.client, `${name}/`)).length === 3, {
+      message: 'reader queued',
+    });
+    giveUp.abort(new Error('w2 gave up'));
+    await expect(w2).rejects.toThrow('w2 gave up');
+    // The reader watched w2, the key just ahead; w1 is still ahead of it, so w2's delete must not let it in.
+    await eventSeenBy(c.client, `${prefix}sync`, () => a.client.put(`${prefix}sync`).value('x').exec());
+    expect(await isSettled(reader)).toBe(false);
+    await w1.release();
+    await using r = await reader;
+    expect(r.isHeld()).toBe(true);
   });
 });
