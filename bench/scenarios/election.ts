@@ -2,9 +2,9 @@ import { createClient, Session } from '@coordkit/core';
 import { Election, type Leadership } from '@coordkit/election';
 import { faultProxy } from '@coordkit/testing';
 import { Etcd3, type Lease } from 'etcd3';
+import { interleaved } from '../lib/interleave.ts';
 import type { BenchContext, Result, Scenario } from '../lib/scenario.ts';
 import { percentile } from '../lib/stats.ts';
-import { measureRawPutToEvent } from './pubsub.ts';
 
 const raw = (endpoints: readonly string[]) => new Etcd3({ hosts: [...endpoints] });
 
@@ -34,7 +34,15 @@ function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> 
   ]).finally(() => clearTimeout(timer));
 }
 
-async function gracefulFailover(ctx: BenchContext, handoffs: number): Promise<Result> {
+const GRACEFUL = 'coordkit graceful failover (resign -> next campaign resolves)';
+const PUT_TO_EVENT = 'baseline: etcd3 put-to-event';
+
+/**
+ * Graceful handoffs interleaved with raw put-to-event round trips, so both see the same machine.
+ * A handoff is timed from `resign()` to the next candidate's `campaign` resolving; its set-up (the
+ * follower's key in line, seen by a raw watcher) is not timed.
+ */
+async function gracefulFailover(ctx: BenchContext, handoffs: number): Promise<Result[]> {
   const name = '/bench/elect/graceful';
   const candidates = await Promise.all(
     [0, 1].map(async () => {
@@ -45,33 +53,59 @@ async function gracefulFailover(ctx: BenchContext, handoffs: number): Promise<Re
   );
   const observer = raw(ctx.endpoints);
   const puts = await keyPutWatcher(observer, `${name}/`);
+  const writer = raw(ctx.endpoints);
+  const baselineKey = '/bench/elect/put-to-event';
+  const baselinePuts = await keyPutWatcher(observer, baselineKey);
+  let tokensIncreasing = 1;
+  let turn = 0;
   try {
     let leader: Leadership = await candidates[0]!.election.campaign('0');
-    return await ctx.measure(
-      'coordkit graceful failover (resign -> next campaign resolves)',
-      handoffs,
-      async (lat) => {
-        let tokensIncreasing = 1;
-        for (let i = 0; i < handoffs; i++) {
-          const next = candidates[(i + 1) % 2]!;
-          // The follower's key must be in line before the leader resigns, else this times a plain campaign.
-          const queued = puts.next(next.election.key);
-          const campaign = next.election.campaign(String(i + 1));
-          await queued;
-          const t = performance.now();
-          await leader.resign();
-          const elected = await campaign;
-          lat.push(performance.now() - t);
-          if (elected.fencingToken <= leader.fencingToken) tokensIncreasing = 0;
-          leader = elected;
-        }
-        await leader.resign();
-        return { 'fencing tokens increasing': tokensIncreasing };
-      },
+    const results = await interleaved(
+      ctx,
+      [
+        {
+          name: GRACEFUL,
+          async op() {
+            const next = candidates[++turn % 2]!;
+            // The follower's key must be in line before the leader resigns, else this times a plain campaign.
+            const queued = puts.next(next.election.key);
+            const campaign = next.election.campaign(String(turn));
+            await queued;
+            const t = performance.now();
+            await leader.resign();
+            const elected = await campaign;
+            const ms = performance.now() - t;
+            if (elected.fencingToken <= leader.fencingToken) tokensIncreasing = 0;
+            leader = elected;
+            return ms;
+          },
+        },
+        {
+          name: PUT_TO_EVENT,
+          async op(i) {
+            const seen = baselinePuts.next(baselineKey);
+            await writer.put(baselineKey).value(String(i));
+            await seen;
+          },
+        },
+      ],
+      { ops: handoffs, warmup: 20 },
     );
+    await leader.resign();
+    const [graceful, baseline] = results as [Result, Result];
+    const ratio = percentile(graceful.latenciesMs ?? [], 50) / percentile(baseline.latenciesMs ?? [], 50);
+    return [
+      {
+        ...graceful,
+        extra: { 'fencing tokens increasing': tokensIncreasing, 'p50 x raw put-to-event': ratio },
+      },
+      baseline,
+    ];
   } finally {
     await puts.close();
+    await baselinePuts.close();
     observer.close();
+    writer.close();
     for (const c of candidates) {
       await c.session.close();
       c.client.close();
@@ -201,20 +235,12 @@ async function deposedEtcd3(ctx: BenchContext, runs: number): Promise<Result> {
 export const electionFailover: Scenario = {
   name: 'election-failover',
   description:
-    'Graceful failover: 2 candidates (own client + session each) hand leadership back and forth 50 times, resign -> next campaign resolves, vs raw etcd3 put-to-event in the same run. Crash failover: the leader session (TTL 1 s) is orphaned (keepalive stops, no revoke), 10 runs, time until the waiting candidate is elected (also from the send time of the last acknowledged keepalive). Deposed leader: the leader connection is blackholed through a fault proxy, 5 runs each; latency from the send time of the last acknowledged keepalive to the loss notification (coordkit leadership.signal vs etcd3 Campaign lease "lost").',
+    'Graceful failover: 2 candidates (own client + session each) hand leadership back and forth 300 times, resign -> next campaign resolves, interleaved in 10 alternating chunks with raw etcd3 put-to-event round trips (one writer, one watcher). Crash failover: the leader session (TTL 1 s) is orphaned (keepalive stops, no revoke), 10 runs, time until the waiting candidate is elected (also from the send time of the last acknowledged keepalive). Deposed leader: the leader connection is blackholed through a fault proxy, 5 runs each; latency from the send time of the last acknowledged keepalive to the loss notification (coordkit leadership.signal vs etcd3 Campaign lease "lost").',
   async run(ctx) {
-    const baseline = await measureRawPutToEvent(ctx, 300, '/bench/elect/put-to-event');
-    const graceful = await gracefulFailover(ctx, 50);
-    const ratio = percentile(graceful.latenciesMs ?? [], 50) / percentile(baseline.latenciesMs ?? [], 50);
+    const [graceful, baseline] = await gracefulFailover(ctx, 300);
     const crash = await crashFailover(ctx, 10);
     const ours = await deposedOurs(ctx, 5);
     const theirs = await deposedEtcd3(ctx, 5);
-    return [
-      { ...graceful, extra: { ...graceful.extra, 'p50 x raw put-to-event': ratio } },
-      baseline,
-      crash,
-      ours,
-      theirs,
-    ];
+    return [graceful, baseline, crash, ours, theirs];
   },
 };

@@ -185,8 +185,11 @@ export class Leadership implements AsyncDisposable {
         'invalid timeout for resign: a positive number of ms',
       );
     }
-    // Stop the leader's work before the next candidate can start: abort first, delete second.
-    this.#lose(this.#notLeader('resigned'), false);
+    // Stop the leader's work before the next candidate can start: abort first, delete second. The
+    // own-key watch is stopped only once the delete is on its way (its cancel would delay the send);
+    // seeing our own delete meanwhile is harmless.
+    const reason = this.#notLeader('resigned');
+    this.#abort(reason);
     const deleting = idempotent(
       `${this.#what}: resign`,
       () =>
@@ -201,18 +204,21 @@ export class Leadership implements AsyncDisposable {
     if (this.#session.signal.aborted) {
       // The lease is revoked or expiring and takes the key with it: do not wait on an unreachable etcd.
       deleting.catch(() => undefined);
+      this.#lose(reason, false);
       this.#finish();
       return;
     }
     try {
       await deleting;
     } catch (err) {
+      this.#lose(reason, false);
       throw new CoordError(
         ErrorCodes.UNAVAILABLE,
         `${this.#what}: could not delete ${this.key} to resign; call resign() again`,
         { cause: err, key: this.key },
       );
     }
+    this.#lose(reason, false);
     this.#finish();
   }
 
@@ -232,10 +238,15 @@ export class Leadership implements AsyncDisposable {
   #lose(reason: unknown, finished: boolean): void {
     this.#stopOwnKeyWatch?.();
     this.#session.signal.removeEventListener('abort', this.#onSessionLost);
+    this.#abort(reason);
+    if (finished && !this.#resigning) this.#grant.onFinished();
+  }
+
+  /** Aborts the signal and reports the deposition, once. */
+  #abort(reason: unknown): void {
     if (!this.#controller.signal.aborted) {
       this.#controller.abort(reason);
       this.#grant.onDeposed(reason);
     }
-    if (finished && !this.#resigning) this.#grant.onFinished();
   }
 }
