@@ -1,7 +1,8 @@
 import { CoordError, ErrorCodes } from './errors.js';
+import { membershipOf, type QueueMembership, readQueueState } from './queue-state.js';
 import type { Session } from './session.js';
 import { raceSignal } from './wait-options.js';
-import { membershipOf, type QueueMembership, type QueueTicket, readQueueState } from './waiting.js';
+import type { QueueTicket } from './waiting.js';
 import { keyLostError } from './waiting-cleanup.js';
 import { watch } from './watch.js';
 
