@@ -12,6 +12,17 @@ function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown
   );
 }
 
+/**
+ * A raw etcd3 call retried until it answers: right after the restart, the client's channel to a member
+ * can still be connecting ("Waiting for LB pick"), and raw etcd3 calls made by the test do not retry.
+ */
+function answered<T>(call: () => Promise<T>, message: string): Promise<T> {
+  return waitFor(() => settle(call()).then((r) => ('value' in r ? r.value : undefined)), {
+    timeout: 10_000,
+    message,
+  });
+}
+
 // F8: two of three members stopped for longer than a holder's TTL, then restarted.
 // Skipped only when ETCD_ENDPOINTS points the suite at an existing etcd: startEtcd then hands out that
 // external etcd, which has no member controls, and this file stops and restarts its own members. CI never sets it.
@@ -79,7 +90,7 @@ describe.skipIf(Boolean(process.env.ETCD_ENDPOINTS))(
         { timeout: 10_000, message: 'an answer to a guarded write of the old holder' },
       );
       expect(after.succeeded).toBe(false);
-      expect(await waiter.client.get(register).string()).toBe('holder');
+      expect(await answered(() => waiter.client.get(register).string(), 'read the register')).toBe('holder');
 
       // The waiter either holds the lock for real, with a newer token and its key in place, or fails clearly.
       const outcome = await waiting;
@@ -88,11 +99,15 @@ describe.skipIf(Boolean(process.env.ETCD_ENDPOINTS))(
         const granted = outcome.value;
         expect(granted.fencingToken > held.fencingToken).toBe(true);
         expect(granted.isHeld()).toBe(true);
-        const mine = await waiter.client.get(granted.key).exec();
+        const mine = await answered(() => waiter.client.get(granted.key).exec(), 'read the granted key');
         expect(mine.kvs).toHaveLength(1);
         expect(toBigInt(mine.kvs[0]!.create_revision)).toBe(granted.fencingToken);
         expect(String(mine.kvs[0]!.lease)).toBe(waiter.session.leaseId);
-        const write = await granted.txn().then(waiter.client.put(register).value('waiter')).commit();
+        // Safe to repeat: the ownership compare holds for every attempt of the same holder.
+        const write = await answered(
+          () => granted.txn().then(waiter.client.put(register).value('waiter')).commit(),
+          'a guarded write of the new holder',
+        );
         expect(write.succeeded).toBe(true);
         newest = granted.fencingToken;
         await granted.release();
@@ -112,13 +127,16 @@ describe.skipIf(Boolean(process.env.ETCD_ENDPOINTS))(
       await using fresh = await contender({ ttl: 5 }, clientOptions);
       const next = await new Mutex(fresh.session, name).lock({ timeout: 20_000 });
       expect(next.fencingToken > newest).toBe(true);
-      const last = await next.txn().then(fresh.client.put(register).value('fresh')).commit();
+      const last = await answered(
+        () => next.txn().then(fresh.client.put(register).value('fresh')).commit(),
+        'a guarded write of the fresh holder',
+      );
       expect(last.succeeded).toBe(true);
       expect(held.isHeld()).toBe(false);
       await next.release();
       const check = createClient({ endpoints: cluster.endpoints });
       try {
-        expect(await check.get(register).string()).toBe('fresh');
+        expect(await answered(() => check.get(register).string(), 'read the register')).toBe('fresh');
       } finally {
         check.close();
       }
