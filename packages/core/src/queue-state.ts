@@ -4,7 +4,6 @@ import { toBigInt, toWire } from './revision.js';
 import type { Session } from './session.js';
 import { ops, rangeRequest } from './txn.js';
 import { keyLostError } from './waiting-cleanup.js';
-import { toKeyValue } from './watch-event.js';
 
 /**
  * Who is ahead of a waiter's key: the queue membership rule, and the one-transaction read of what
@@ -46,13 +45,15 @@ export function lastBefore(
 ): { readonly predecessor: QueuedKey | undefined; readonly certain: boolean } {
   let skipped = false;
   for (const raw of kvs) {
-    const kv = toKeyValue(raw);
-    if (kv.key === mine || kv.createRevision >= myRevision) continue;
-    if (!isMember(kv.key)) {
+    // Only the two fields needed, not a whole KeyValue: this runs on every join, the hot path of a lock.
+    const key = raw.key.toString();
+    const createRevision = toBigInt(raw.create_revision);
+    if (key === mine || createRevision >= myRevision) continue;
+    if (!isMember(key)) {
       skipped = true;
       continue;
     }
-    return { predecessor: { key: kv.key, createRevision: kv.createRevision }, certain: true };
+    return { predecessor: { key, createRevision }, certain: true };
   }
   // Keys of another primitive nested under the prefix filled the page: look further before deciding.
   return { predecessor: undefined, certain: !skipped };
