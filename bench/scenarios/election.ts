@@ -42,7 +42,7 @@ const PUT_TO_EVENT = 'baseline: etcd3 put-to-event';
  * A handoff is timed from `resign()` to the next candidate's `campaign` resolving; its set-up (the
  * follower's key in line, seen by a raw watcher) is not timed.
  */
-async function gracefulFailover(ctx: BenchContext, handoffs: number): Promise<Result[]> {
+async function gracefulFailover(ctx: BenchContext, handoffs: number): Promise<[Result, Result]> {
   const name = '/bench/elect/graceful';
   const candidates = await Promise.all(
     [0, 1].map(async () => {

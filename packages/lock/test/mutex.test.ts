@@ -69,7 +69,10 @@ describe('Mutex', () => {
     cancel.abort(new Error('w2 gave up'));
     await expect(waiters[1]).rejects.toThrow('w2 gave up');
     await first.release();
-    const [w1, , w3] = await Promise.allSettled(waiters);
+    const settledAll = await Promise.allSettled(waiters);
+    const w1 = settledAll[0];
+    const w3 = settledAll[2];
+    if (!w1 || !w3) throw new Error('three waiters were started');
     expect(order).toEqual(['w1', 'w3']);
     // Nobody looked at these handles while held: the reason is still the release, built on first look.
     for (const settled of [w1, w3]) {
