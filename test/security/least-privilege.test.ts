@@ -296,7 +296,12 @@ describe.skipIf(Boolean(process.env.ETCD_ENDPOINTS))('least privilege (auth-enab
     expect(await counter.get()).toBe(10n);
     await using shards = new CasCounter(client, sharded.name, { shards: 4 });
     await shards.add(2n);
-    expect(await shards.add(3n)).toBe(5n);
+    expect(await shards.add(3n)).toBe(5n); // one instance alone stays on its shard
+    expect(await shards.get()).toBe(5n);
+    // Nothing but the count key is written, under no lease (the op id that resolves a lost reply
+    // lives in the value), so no lease grant is needed either.
+    expect(await keysUnder(`${name}/`)).toEqual([`${name}/value`]);
+    expect((await client.kv.range({ key: Buffer.from(`${name}/value`) })).kvs[0]?.lease).toBe('0');
 
     await using outside = new CasCounter(client, forbidden);
     await expectDenied('counter add', () => outside.add(1n));

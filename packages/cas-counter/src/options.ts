@@ -13,9 +13,9 @@ export interface CasCounterOptions {
   readonly maxRetries?: number;
   /** Default time limit of each call, ms, after which it fails with TIMEOUT. Default: none but `maxRetries`. */
   readonly timeout?: number;
-  /** TTL in seconds of the lease the counter grants (lazily, at its first update) for its op markers. Default 60. */
+  /** @deprecated Ignored: the counter no longer writes op markers under a lease (op ids live in the value). */
   readonly markerTtl?: number;
-  /** Put op markers under this session's lease instead of granting one. Default: the counter's own lease. */
+  /** @deprecated Ignored: the counter no longer needs a lease (op ids live in the value). */
   readonly session?: Session;
 }
 

@@ -1,28 +1,27 @@
-import { CoordError, ErrorCodes, ops, type Session, waitScope } from '@coordkit/core';
+import { CoordError, ErrorCodes, waitScope } from '@coordkit/core';
 import type { Etcd3, IRequestOp, IResponseOp } from 'etcd3';
 import { type ContentionBackoff, RetryBudget } from './contention-backoff.js';
-import { guardedWrite } from './internal/guarded-write.js';
-import { stateFrom } from './internal/known-state.js';
+import { guardedPut, type OpIdCheck } from './internal/guarded-put.js';
+import { ABSENT_GUESS } from './internal/known-state.js';
+import { nextOpId } from './internal/op-id.js';
 
 /** What is known of a key: its value and mod revision (`modRevision` 0n: the key does not exist). */
 export interface KnownState {
   readonly value: Buffer | undefined;
   readonly modRevision: bigint;
-}
-
-/** Computes the value to write from the current one (`undefined`: the key does not exist). */
-export type Updater = (current: Buffer | undefined) => Buffer | string;
-
-/** Idempotence markers that let a write whose reply was lost be resolved instead of re-sent. */
-export interface MarkerOptions {
-  /** Each write puts the marker `<prefix><random opId>`; the prefix must not be used for anything else. */
-  readonly prefix: string;
   /**
-   * The session whose lease carries the markers (they vanish with it), or a function returning the
-   * session to use now, called once per attempt (so that a lost lease can be replaced).
+   * The revision at which this was read or written. Only used for a missing key, to bound where in
+   * its history a lost create could be. Default: unknown (a lost create is then looked for in the
+   * whole history).
    */
-  readonly session: Session | (() => Promise<Session>);
+  readonly revision?: bigint | undefined;
 }
+
+/**
+ * Computes the value to write from the current one (`undefined`: the key does not exist). `opId`
+ * is unique to this attempt; put it in the value (and give `opIdOf`) to have a lost reply resolved.
+ */
+export type Updater = (current: Buffer | undefined, opId: string) => Buffer | string;
 
 /** Options of {@link update}. */
 export interface UpdateOptions {
@@ -34,8 +33,17 @@ export interface UpdateOptions {
   readonly timeout?: number | undefined;
   /** Stops retrying; the call rejects with `signal.reason`. */
   readonly signal?: AbortSignal | undefined;
-  /** Exactly-once markers. Default none: a lost reply is thrown as UNKNOWN_OUTCOME. */
-  readonly markers?: MarkerOptions | undefined;
+  /**
+   * The op id a stored value carries (the `opId` the updater was given), or `undefined`. With it, a
+   * write whose reply was lost is resolved (see {@link update}). Default none: a lost reply is
+   * thrown as UNKNOWN_OUTCOME.
+   */
+  readonly opIdOf?: ((stored: Buffer) => string | undefined) | undefined;
+  /**
+   * A value readers take to mean the same as a missing key (e.g. `"0"` for a count), put to fence a
+   * lost create. Default none: a lost create that cannot be found applied is thrown as UNKNOWN_OUTCOME.
+   */
+  readonly absentAs?: Buffer | string | undefined;
   /** Extra reads answered in the same transaction (after the write), e.g. sibling keys. Default none. */
   readonly alsoRead?: readonly IRequestOp[] | undefined;
   /**
@@ -53,7 +61,7 @@ export interface UpdateResult {
   readonly value: Buffer;
   /** The value the write replaced (`undefined`: the key did not exist). */
   readonly previous: Buffer | undefined;
-  /** The revision at which the write committed. */
+  /** The revision at which the write committed (after a lost reply found in the key's current value: a revision at which the key held it). */
   readonly revision: bigint;
   /** The key's state as last seen: after the write, or later when a lost reply was resolved. */
   readonly state: KnownState;
@@ -61,19 +69,26 @@ export interface UpdateResult {
   readonly alsoRead: readonly IResponseOp[];
   /** Transactions sent, the first included (lost-reply resolutions not counted). */
   readonly attempts: number;
-  /** Whether the reply of the write was lost and its marker proved that it applied. */
+  /** Whether the reply of the write was lost and the key's value or history proved that it applied. */
   readonly resolvedLostReply: boolean;
 }
 
+/** The signal of a call that can neither be cancelled nor time out. */
+const NEVER_ABORTED = new AbortController().signal;
+
 /**
  * Read-modify-write of one key with optimistic concurrency: one transaction
- * `If(mod(key) == known).Then(put(key, fn(value))).Else(get(key))`, so the uncontended update is one
- * round trip and a refused one carries the fresh value for the next try, with no extra read.
+ * `If(mod(key) == known).Then(put(key, fn(value, opId))).Else(get(key))`, so the uncontended update is
+ * one round trip and a refused one carries the fresh value for the next try, with no extra read.
  * Retries with jittered exponential backoff until `maxRetries` (CONFLICT) or `timeout` (TIMEOUT).
  *
- * Loss: without `markers`, a write whose reply was lost is never re-sent and rejects with
- * UNKNOWN_OUTCOME; with `markers`, the marker put in the same transaction is checked (and fenced if
- * absent), so the update applies exactly once, or still UNKNOWN_OUTCOME if the marker lease is gone.
+ * Loss: a write whose reply was lost is never re-sent. Without `opIdOf` it rejects with
+ * UNKNOWN_OUTCOME. With it, the write is resolved by its op id: a fence transaction (same compare,
+ * putting back the old value) either applies, proving the write did not and never will, or finds the
+ * key changed, and then the op id in its current value or in the first change of its history tells
+ * whether the write applied. A write found unapplied is retried with a fresh op id; one found applied
+ * is returned. The history read needs the key's history since the write's base revision: compacted,
+ * the call rejects with UNKNOWN_OUTCOME. A fence shows watchers a put of the unchanged value.
  * Cancellation (`signal`, `timeout`) only stops further attempts: a write that applied is reported.
  * `fn` may be called several times and must have no side effects; it may throw to stop the update.
  */
@@ -88,51 +103,49 @@ export async function update(
   if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) {
     throw new CoordError(ErrorCodes.INVALID_ARGUMENT, `invalid maxRetries for ${what}: an integer >= 0`);
   }
-  using scope = waitScope(options, what);
-  const budget = new RetryBudget(what, maxRetries, scope.signal, key, options.contention);
-  const alsoRead = options.alsoRead ?? [];
-  let state: KnownState = options.known ?? { value: undefined, modRevision: 0n };
-  for (;;) {
-    await budget.beforeAttempt();
-    const next = Buffer.from(fn(state.value));
-    const outcome = await guardedWrite({
-      client,
-      what,
-      key,
-      compare: [
-        state.modRevision === 0n ? ops.createRevisionIs(key, 0n) : ops.modRevisionIs(key, state.modRevision),
-      ],
-      writes: [ops.put(key, next)],
-      successReads: alsoRead,
-      failureReads: [ops.get(key), ...alsoRead],
-      record: next,
-      markers: options.markers,
-      signal: scope.signal,
-    });
-    if (outcome.kind === 'applied' || outcome.kind === 'applied-before') budget.succeeded();
-    if (outcome.kind === 'applied') {
-      return {
-        value: next,
-        previous: state.value,
-        revision: outcome.revision,
-        state: { value: next, modRevision: outcome.revision },
-        alsoRead: outcome.reads,
-        attempts: budget.attempts,
-        resolvedLostReply: false,
-      };
+  // A scope (an AbortController and a timer) only when there is a timeout: it is per-call overhead.
+  const scope = options.timeout === undefined ? undefined : waitScope(options, what);
+  try {
+    const signal = scope?.signal ?? options.signal ?? NEVER_ABORTED;
+    const budget = new RetryBudget(what, maxRetries, signal, key, options.contention);
+    const check: OpIdCheck | undefined = options.opIdOf && {
+      opIdOf: options.opIdOf,
+      absentAs: options.absentAs === undefined ? undefined : Buffer.from(options.absentAs),
+    };
+    const alsoRead = options.alsoRead ?? [];
+    let state = options.known ?? ABSENT_GUESS;
+    for (;;) {
+      await budget.beforeAttempt();
+      const opId = nextOpId();
+      const value = Buffer.from(fn(state.value, opId));
+      const outcome = await guardedPut({
+        client,
+        what,
+        key,
+        base: state,
+        value,
+        opId,
+        successReads: alsoRead,
+        failureReads: alsoRead,
+        check,
+        signal,
+      });
+      if (outcome.applied) {
+        budget.succeeded();
+        return {
+          value,
+          previous: state.value,
+          revision: outcome.revision,
+          state: outcome.current,
+          alsoRead: outcome.reads,
+          attempts: budget.attempts,
+          resolvedLostReply: outcome.lostReply,
+        };
+      }
+      state = outcome.current;
+      budget.refused(state.value?.toString());
     }
-    if (outcome.kind === 'applied-before') {
-      return {
-        value: outcome.record,
-        previous: state.value,
-        revision: outcome.revision,
-        state: stateFrom(outcome.reads[0]),
-        alsoRead: outcome.reads.slice(1),
-        attempts: budget.attempts,
-        resolvedLostReply: true,
-      };
-    }
-    if (outcome.kind !== 'lease-lost') state = stateFrom(outcome.reads[0]);
-    budget.refused(state.value?.toString());
+  } finally {
+    scope?.[Symbol.dispose]();
   }
 }

@@ -1,8 +1,8 @@
-import { CasCounter } from '@coordkit/cas-counter';
+import { CasCounter, parseCounterValue } from '@coordkit/cas-counter';
 import { CoordError, ErrorCodes, readPrefix } from '@coordkit/core';
 import { uniquePrefix } from '@coordkit/testing';
 import { describe, expect, it } from 'vitest';
-import { countRequests, rawValue, readMarkers, testClient } from './helpers.js';
+import { countIn, countRequests, incrementsIn, keyHistory, rawValue, testClient } from './helpers.js';
 
 /** A fresh counter name under its own test prefix. */
 function counterName(label: string): string {
@@ -10,7 +10,7 @@ function counterName(label: string): string {
 }
 
 describe('CasCounter on one key', () => {
-  it('counts from 0n, adds negative deltas, and stores decimal strings etcdctl can read', async () => {
+  it('counts from 0n, adds negative deltas, and stores "<count> <op id>" that etcdctl shows as is', async () => {
     using client = testClient();
     const name = counterName('basic');
     await using counter = new CasCounter(client, name);
@@ -21,7 +21,9 @@ describe('CasCounter on one key', () => {
     expect(await counter.decrement()).toBe(41n);
     expect(await counter.add(-50n)).toBe(-9n);
     expect(await counter.add(10n ** 30n)).toBe(10n ** 30n - 9n);
-    expect(await rawValue(client, `${name}/value`)).toBe('999999999999999999999999999991');
+    expect(await rawValue(client, `${name}/value`)).toMatch(
+      /^999999999999999999999999999991 [A-Za-z0-9_-]{12}\.[0-9a-z]+$/,
+    );
     await using other = new CasCounter(client, name);
     expect(await other.get()).toBe(10n ** 30n - 9n);
   });
@@ -30,7 +32,7 @@ describe('CasCounter on one key', () => {
     using client = testClient();
     const name = counterName('one-rpc');
     await using counter = new CasCounter(client, name);
-    await counter.increment(); // grants the marker lease
+    await counter.increment(); // the first update of an instance guesses the key absent
     const counts = countRequests(client);
     for (let i = 0; i < 50; i++) await counter.increment();
     expect(counts).toEqual({ txn: 50, range: 0, failedTxn: 0 });
@@ -50,20 +52,19 @@ describe('CasCounter on one key', () => {
     expect(counts.range).toBe(0);
   });
 
-  it('puts one leased marker per update, recording the value written, and revokes them on close', async () => {
+  it('writes the value key only, with no lease and a fresh op id per write; close() stops later calls', async () => {
     using client = testClient();
-    const name = counterName('markers');
+    const name = counterName('layout');
     const counter = new CasCounter(client, name);
     for (let i = 0; i < 5; i++) await counter.increment();
-    const markers = await readMarkers(client, name);
-    expect(markers.applied.length).toBe(5);
-    expect(markers.appliedValues.sort()).toEqual([1n, 2n, 3n, 4n, 5n]);
-    expect(new Set(markers.applied.map((kv) => kv.lease)).size).toBe(1);
-    expect(markers.applied[0]?.lease).toBeDefined();
+    const { kvs } = await readPrefix(client, name, 'test');
+    expect(kvs.map((kv) => [kv.key, kv.lease])).toEqual([[`${name}/value`, undefined]]);
+    expect(countIn(kvs[0]!.value.toString())).toBe(5n);
+    // Five puts, each one increment under an op id of its own.
+    expect(incrementsIn(await keyHistory(client, `${name}/value`))).toEqual({ increments: 5, fences: 0 });
     await counter.close();
     await counter.close();
-    expect((await readMarkers(client, name)).all).toEqual([]);
-    expect(await rawValue(client, `${name}/value`)).toBe('5');
+    expect(countIn(await rawValue(client, `${name}/value`))).toBe(5n);
     await expect(counter.increment()).rejects.toSatisfy((err) => CoordError.is(err, ErrorCodes.CLOSED));
   });
 
@@ -76,7 +77,7 @@ describe('CasCounter on one key', () => {
     expect(await counter.compareAndSet(0n, 5n)).toEqual({ ok: true, value: 5n });
     expect(await counter.compareAndSet(0n, 6n)).toEqual({ ok: false, current: 5n });
     expect(await counter.compareAndSet(5n, -3n)).toEqual({ ok: true, value: -3n });
-    expect(await rawValue(client, `${name}/value`)).toBe('-3');
+    expect(await rawValue(client, `${name}/value`)).toMatch(/^-3 \S+$/);
     // Another client moved the value on: a CAS from a stale instance sees the fresh value.
     await using other = new CasCounter(client, name);
     expect(await other.add(10n)).toBe(7n);
@@ -94,7 +95,7 @@ describe('CasCounter on one key', () => {
     await client.put(`${name}/value`).value('007');
     await using counter = new CasCounter(client, name);
     expect(await counter.compareAndSet(7n, 8n)).toEqual({ ok: true, value: 8n });
-    expect(await rawValue(client, `${name}/value`)).toBe('8');
+    expect(await rawValue(client, `${name}/value`)).toMatch(/^8 \S+$/);
   });
 
   it('fails with CONFLICT once maxRetries refused attempts are spent, writing nothing', async () => {
@@ -144,22 +145,45 @@ describe('CasCounter on one key', () => {
 });
 
 describe('CasCounter with shards', () => {
-  it('spreads adds over shard keys and sums them in get and in each add', async () => {
+  it('keeps each instance on one shard, returning its count, and sums every shard in get', async () => {
     using client = testClient();
     const name = counterName('sharded');
-    await using counter = new CasCounter(client, name, { shards: 4 });
-    await using other = new CasCounter(client, name, { shards: 4 });
-    const returned: bigint[] = [];
-    for (let i = 0; i < 40; i++) returned.push(await (i % 2 ? counter : other).add(2n));
-    await counter.add(-5n);
-    expect(await counter.get()).toBe(75n);
-    expect(await other.get()).toBe(75n);
-    // Each add saw the sum at its own revision, and they were sequential: 2, 4, ... 80.
-    expect(returned).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(2 * (i + 1))));
+    await using a = new CasCounter(client, name, { shards: 4 });
+    await using b = new CasCounter(client, name, { shards: 4 });
+    const counts = countRequests(client);
+    const fromA: bigint[] = [];
+    for (let i = 0; i < 10; i++) fromA.push(await a.add(2n));
+    // Alone, an instance stays on its shard: one transaction per add, each returning that shard's count.
+    expect(fromA).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(2 * (i + 1))));
+    expect(counts.txn).toBe(10);
+    const fromB: bigint[] = [];
+    for (let i = 0; i < 5; i++) fromB.push(await b.add(3n));
+    // b ends on another shard: a shard it finds in use is left for one no one wrote.
+    expect(fromB).toEqual([3n, 6n, 9n, 12n, 15n]);
+    await a.add(-5n);
+    expect(await a.get()).toBe(30n);
+    expect(await b.get()).toBe(30n);
     const { kvs } = await readPrefix(client, `${name}/shard/`, 'test');
-    expect(kvs.length).toBeGreaterThan(1);
+    expect(kvs.map((kv) => countIn(kv.value.toString())).sort()).toEqual([15n, 15n]);
     expect(kvs.every((kv) => /\/shard\/[0-3]$/.test(kv.key))).toBe(true);
     expect(await rawValue(client, `${name}/value`)).toBeNull();
+  });
+
+  it('counts every add of 8 contending instances on 8 shards exactly', async () => {
+    const name = counterName('sharded-contended');
+    const clients = Array.from({ length: 8 }, () => testClient());
+    const counters = clients.map((client) => new CasCounter(client, name, { shards: 8 }));
+    try {
+      await Promise.all(
+        counters.map(async (counter) => {
+          for (let i = 0; i < 25; i++) await counter.increment();
+        }),
+      );
+      expect(await counters[0]!.get()).toBe(200n);
+    } finally {
+      for (const counter of counters) await counter.close();
+      for (const client of clients) client.close();
+    }
   });
 
   it('refuses compareAndSet with INVALID_ARGUMENT, writing nothing', async () => {
@@ -170,6 +194,16 @@ describe('CasCounter with shards', () => {
     expect(CoordError.is(err, ErrorCodes.INVALID_ARGUMENT)).toBe(true);
     expect((err as Error).message).toMatch(/compareAndSet.*sharded/);
     expect((await readPrefix(client, name, 'test')).kvs).toEqual([]);
+  });
+});
+
+describe('parseCounterValue', () => {
+  it('reads "<count> <op id>" and a plain decimal, and refuses anything else', () => {
+    expect(parseCounterValue('42 Qm9xY2tpdF9q.4zk')).toEqual({ count: 42n, opId: 'Qm9xY2tpdF9q.4zk' });
+    expect(parseCounterValue(Buffer.from('-7'))).toEqual({ count: -7n, opId: undefined });
+    for (const bad of ['', '42 ', ' 42', '4 2 x', '0x10', 'forty-two', '42\n']) {
+      expect(parseCounterValue(bad)).toBeUndefined();
+    }
   });
 });
 
@@ -194,7 +228,8 @@ describe('CasCounter input validation', () => {
     invalid(() => new CasCounter(client, `${prefix}c`, { shards: 1.5 }), /shards/);
     invalid(() => new CasCounter(client, `${prefix}c`, { maxRetries: -1 }), /maxRetries/);
     invalid(() => new CasCounter(client, `${prefix}c`, { timeout: Number.NaN }), /timeout/);
-    invalid(() => new CasCounter(client, `${prefix}c`, { markerTtl: 0 }), /markerTtl/);
+    // Options of the op-marker design are still accepted (and ignored), so old callers keep working.
+    expect(new CasCounter(client, `${prefix}c`, { markerTtl: 30 }).shards).toBe(1);
     await using counter = new CasCounter(client, `${prefix}c`);
     const asAny = counter as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     for (const call of [

@@ -13,8 +13,7 @@ function parseDelta(text: string | undefined): bigint {
 export async function counterCommand(ctx: CommandContext, args: readonly string[]): Promise<number> {
   const action = positional(args, 0, 'get|add');
   const name = positional(args, 1, 'name');
-  // Closed on the way out: an update grants the counter's marker lease, whose keepalive would
-  // otherwise keep the process running after the answer is printed.
+  // The counter holds nothing in etcd; `await using` only marks it closed on the way out.
   await using counter = new CasCounter(ctx.client, name);
   if (action === 'get') {
     const value = await counter.get();

@@ -1,3 +1,4 @@
+import { parseCounterValue } from '@coordkit/cas-counter';
 import { type KeyValue, leaseIdToHex, prefixRangeEnd, readRange } from '@coordkit/core';
 import type { Etcd3 } from 'etcd3';
 
@@ -66,8 +67,10 @@ export async function scanStatus(client: Etcd3, prefix: string | undefined): Pro
       continue;
     }
     const counter = COUNTER_PART.exec(kv.key);
-    if (counter && /^-?\d+$/.test(kv.value.toString())) {
-      counters.set(counter[1]!, (counters.get(counter[1]!) ?? 0n) + BigInt(kv.value.toString()));
+    // A counter stores `<count>` or `<count> <opId>` (the op id resolves lost replies).
+    const stored = counter ? parseCounterValue(kv.value) : undefined;
+    if (counter && stored) {
+      counters.set(counter[1]!, (counters.get(counter[1]!) ?? 0n) + stored.count);
       continue;
     }
     // Lock and election keys end with their lease id in hex (etcd's Go concurrency layout).
