@@ -1,12 +1,5 @@
-import {
-  CoordError,
-  ErrorCodes,
-  idempotentWrite,
-  ops,
-  type Session,
-  toKeyValue,
-  watchOwnKey,
-} from '@coordkit/core';
+import { CoordError, ErrorCodes, idempotentWrite, ops, type Session, toKeyValue } from '@coordkit/core';
+import type { ClaimWatch } from './internal/claim-watch.js';
 import type { Claimed } from './internal/claimer.js';
 import type { QueueLayout } from './internal/layout.js';
 import { entryOf } from './internal/records.js';
@@ -52,7 +45,7 @@ export class Job<T> implements AsyncDisposable {
   #settledBy: 'ack' | 'nack' | 'give-back' | 'timeout' | undefined;
 
   /** @internal Jobs come from `Queue.dequeue`, `tryDequeue` and `process`. */
-  constructor(context: JobContext, claimed: Claimed, data: T, enqueuedAt: number) {
+  constructor(context: JobContext, claimed: Claimed, data: T, enqueuedAt: number, watchClaim: ClaimWatch) {
     this.#context = context;
     this.#claimed = claimed;
     const { record } = claimed;
@@ -65,7 +58,7 @@ export class Job<T> implements AsyncDisposable {
     const { session } = context;
     this.#onSessionLoss = () => this.#lose(session.signal.reason);
     session.signal.addEventListener('abort', this.#onSessionLoss, { once: true });
-    this.#stopWatch = watchOwnKey(session, claimed.claimKey, claimed.claimRevision + 1n, (why) =>
+    this.#stopWatch = watchClaim(claimed.claimKey, claimed.claimRevision, (why) =>
       this.#lose(
         new CoordError(ErrorCodes.LOCK_LOST, `queue job ${this.id}: claim lost (${why})`, {
           key: claimed.claimKey,

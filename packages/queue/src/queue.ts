@@ -10,7 +10,9 @@ import {
   waitScope,
 } from '@coordkit/core';
 import { listDeadLetters, readStats, redriveDead } from './internal/admin.js';
+import { afterWake } from './internal/after-wake.js';
 import { Background } from './internal/background.js';
+import { watchClaimAlone } from './internal/claim-watch.js';
 import { type Claimed, Claimer } from './internal/claimer.js';
 import { enqueueJobs } from './internal/enqueue-txn.js';
 import { QueueLayout, validateJobId } from './internal/layout.js';
@@ -53,6 +55,8 @@ export class Queue<T = unknown> implements AsyncDisposable {
   readonly #closed = new AbortController();
   readonly #markers: MarkerLease;
   #background: Promise<Background> | undefined;
+  /** The started background, while it runs: its inflight mirror watches this handle's claims. */
+  #running: Background | undefined;
 
   constructor(session: Session, name: string, options: QueueOptions = {}) {
     this.name = validateName(name, 'queue');
@@ -129,7 +133,7 @@ export class Queue<T = unknown> implements AsyncDisposable {
         background.ready.passOn();
         throw scope.signal.reason;
       }
-      this.#claimer.invalidate();
+      await afterWake(background.ready, this.#claimer, scope.signal);
     }
   }
 
@@ -179,6 +183,7 @@ export class Queue<T = unknown> implements AsyncDisposable {
     this.#closed.abort(new CoordError(ErrorCodes.CLOSED, `queue "${this.name}": closed`));
     const background = this.#background;
     this.#background = undefined;
+    this.#running = undefined;
     await background?.then((b) => b.close()).catch(() => undefined);
   }
 
@@ -200,19 +205,23 @@ export class Queue<T = unknown> implements AsyncDisposable {
     if (this.#background) return this.#background;
     const policy = { maxAttempts: this.#context.maxAttempts, clockSkewAllowance: this.#clockSkewAllowance };
     const started = Background.start(this.session, this.#layout, policy, () => {
-      // A watch failed for good: drop everything and let the next dequeue start afresh.
+      // A watch failed for good: drop everything and let the next dequeue start afresh. Also called
+      // when the start itself failed (e.g. PERMISSION_DENIED on a watch): that rejection is reported
+      // to the caller of dequeue, so this derived promise must not become an unhandled one.
       if (this.#background === started) this.#background = undefined;
-      // Also called when the start itself failed (e.g. PERMISSION_DENIED on a watch): that rejection
-      // is reported to the caller of dequeue, so this derived promise must not become an unhandled one.
       void started.then(
-        (b) => b.close(),
+        (b) => {
+          if (this.#running === b) this.#running = undefined;
+          b.close();
+        },
         () => undefined,
       );
     });
     this.#background = started;
     started.then(
-      // Reads from before the ready watch existed could miss a put: read again after it.
-      () => this.#claimer.invalidate(),
+      (b) => {
+        if (this.#background === started) this.#running = b;
+      },
       () => {
         if (this.#background === started) this.#background = undefined;
       },
@@ -221,7 +230,11 @@ export class Queue<T = unknown> implements AsyncDisposable {
   }
 
   async #toJob(claimed: Claimed): Promise<Job<T> | undefined> {
-    if (claimed.job) return new Job<T>(this.#context, claimed, claimed.job.data as T, claimed.job.enqueuedAt);
+    if (claimed.job) {
+      // Without a running background (tryDequeue before any dequeue) the claim gets a watch of its own.
+      const watchClaim = this.#running?.claimWatch ?? watchClaimAlone(this.session);
+      return new Job<T>(this.#context, claimed, claimed.job.data as T, claimed.job.enqueuedAt, watchClaim);
+    }
     // The record was deleted behind the queue's back: nothing to deliver, just clear the claim.
     await idempotentWrite(`queue "${this.name}": drop orphan ${claimed.record.id}`, () =>
       this.session.client.kv.txn({

@@ -4,10 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from '@coordkit/queue';
 import { sharedEndpoints, waitFor } from '@coordkit/testing';
 import { describe, expect, it } from 'vitest';
-import { queueName, testSession } from './helpers.js';
+import { keysUnder, queueName, testSession } from './helpers.js';
 
-const JOBS = 2_000;
+const JOBS = 5_000;
 const FAILING = 20;
+const MAX_ATTEMPTS = 3;
 const CONSUMERS = 4;
 const CONSUMER = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
 
@@ -22,6 +23,30 @@ interface Line {
   readonly msg?: string;
 }
 
+/**
+ * What the consumers reported, indexed as lines arrive so that neither the waits nor the checks
+ * rescan every line (5,000 jobs print some 16,000 lines).
+ */
+class Log {
+  acks = 0;
+  readonly failures: Line[] = [];
+  /** Start time of each delivery, by `id#attempt@consumer`. */
+  readonly starts = new Map<string, Line>();
+  /** End time of each delivery (handler returned or threw), by `id#attempt@consumer`. */
+  readonly ends = new Map<string, number>();
+  /** Jobs whose handler ran to the end at least once. */
+  readonly processed = new Set<string>();
+
+  add(line: Line): void {
+    const delivery = `${line.id}#${line.a}@${line.c}`;
+    if (line.e === 'k') this.acks++;
+    else if (line.e === 's') this.starts.set(delivery, line);
+    else if (line.e === 'e' || line.e === 'f') this.ends.set(delivery, line.t);
+    else if (line.e === 'fatal' || line.e === 'err') this.failures.push(line);
+    if (line.e === 'e') this.processed.add(line.id!);
+  }
+}
+
 interface Consumer {
   readonly tag: string;
   readonly child: ChildProcess;
@@ -29,13 +54,17 @@ interface Consumer {
   killedAt?: number;
 }
 
-function startConsumer(name: string, tag: string, lines: Line[]): Consumer {
-  const child = spawn(process.execPath, [CONSUMER, sharedEndpoints().join(','), name, tag], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+function startConsumer(name: string, tag: string, log: Log): Consumer {
+  const child = spawn(
+    process.execPath,
+    [CONSUMER, sharedEndpoints().join(','), name, tag, String(MAX_ATTEMPTS)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   createInterface({ input: child.stdout! }).on('line', (line) => {
     try {
-      lines.push(JSON.parse(line) as Line);
+      log.add(JSON.parse(line) as Line);
     } catch {
       // A line cut by SIGKILL.
     }
@@ -57,10 +86,11 @@ describe('consumers killed mid-job (F17)', () => {
         }),
       );
     }
-    const lines: Line[] = [];
+    expect((await queue.stats()).ready).toBe(JOBS);
+    const log = new Log();
     const consumers: Consumer[] = [];
     let spawned = 0;
-    const spawnOne = () => consumers.push(startConsumer(name, `c${spawned++}`, lines));
+    const spawnOne = () => consumers.push(startConsumer(name, `c${spawned++}`, log));
     try {
       for (let i = 0; i < CONSUMERS; i++) spawnOne();
       // Kill a random live consumer at random points of progress, and start a replacement.
@@ -68,7 +98,7 @@ describe('consumers killed mid-job (F17)', () => {
         Math.floor(JOBS * (f + Math.random() * 0.05)),
       );
       for (const threshold of killAt) {
-        await waitFor(() => lines.filter((l) => l.e === 'k').length >= threshold, {
+        await waitFor(() => log.acks >= threshold, {
           timeout: 60_000,
           interval: 5,
           message: `${threshold} acks`,
@@ -97,28 +127,23 @@ describe('consumers killed mid-job (F17)', () => {
     }
 
     const killedAt = new Map(consumers.filter((c) => c.killedAt).map((c) => [c.tag, c.killedAt!]));
-    expect(lines.filter((l) => l.e === 'fatal' || l.e === 'err')).toEqual([]);
+    expect(log.failures).toEqual([]);
     // Every delivery's interval: from its start to its end (or to its consumer's kill).
     const intervals = new Map<string, { c: string; from: number; to: number }[]>();
-    for (const start of lines.filter((l) => l.e === 's')) {
-      const end = lines.find(
-        (l) => (l.e === 'e' || l.e === 'f') && l.id === start.id && l.a === start.a && l.c === start.c,
-      );
-      const to = end?.t ?? killedAt.get(start.c);
-      expect(to, `delivery ${start.id}#${start.a} to ${start.c} ended or was killed`).toBeDefined();
+    for (const [delivery, start] of log.starts) {
+      const to = log.ends.get(delivery) ?? killedAt.get(start.c);
+      expect(to, `delivery ${delivery} ended or was killed`).toBeDefined();
       const list = intervals.get(start.id!) ?? [];
       list.push({ c: start.c, from: start.t, to: to! });
       intervals.set(start.id!, list);
     }
     let duplicates = 0;
+    const unprocessed: string[] = [];
     for (let n = FAILING; n < JOBS; n++) {
       const id = `job-${n}`;
-      const deliveries = (intervals.get(id) ?? []).sort((a, b) => a.from - b.from);
       // Done: its handler ran to the end at least once (and the queue no longer holds it).
-      expect(
-        lines.some((l) => l.e === 'e' && l.id === id),
-        `${id} processed`,
-      ).toBe(true);
+      if (!log.processed.has(id)) unprocessed.push(id);
+      const deliveries = (intervals.get(id) ?? []).sort((a, b) => a.from - b.from);
       for (let i = 1; i < deliveries.length; i++) {
         const earlier = deliveries[i - 1]!;
         // A job goes to a second consumer only after the first one was killed: never overlapping.
@@ -127,9 +152,21 @@ describe('consumers killed mid-job (F17)', () => {
       }
       duplicates += Math.max(0, deliveries.length - 1);
     }
+    expect(unprocessed).toEqual([]);
+    // None lost: the only job records left are the dead letters' (ack deletes a job's record).
+    const records = Object.keys(await keysUnder(session.client, `${name}/jobs/`));
+    expect(new Set(records.map((key) => key.slice(`${name}/jobs/`.length)))).toEqual(failing);
     const dead = await queue.deadLetters();
     expect(new Set(dead.map((d) => d.id))).toEqual(failing);
-    for (const letter of dead) expect(letter.lastError).toBe(`Error: boom ${letter.id}`);
+    for (const letter of dead) {
+      expect(letter.lastError).toBe(`Error: boom ${letter.id}`);
+      expect(letter.attempt).toBe(MAX_ATTEMPTS);
+    }
+    // Every failing job was delivered exactly maxAttempts times, and failed each time.
+    for (const id of failing) {
+      const deliveries = intervals.get(id) ?? [];
+      expect(deliveries.length, `${id} deliveries`).toBe(MAX_ATTEMPTS);
+    }
     console.log(
       `F17: ${JOBS} jobs, ${killedAt.size} consumers killed, ${duplicates} redelivered after a kill`,
     );

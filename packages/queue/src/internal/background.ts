@@ -1,4 +1,5 @@
 import type { Session } from '@coordkit/core';
+import type { ClaimWatch } from './claim-watch.js';
 import { DelayedPromoter } from './delayed-promoter.js';
 import { InflightMonitor, type MonitorPolicy } from './inflight-monitor.js';
 import type { QueueLayout } from './layout.js';
@@ -6,8 +7,9 @@ import { ReadySignal } from './ready-signal.js';
 
 /**
  * The watches a consuming queue handle runs: the ready signal that wakes waiting dequeues, the
- * promoter of due delayed jobs, and the monitor that takes back lost deliveries. All three are
- * watches on one shared gRPC stream, so an idle consumer sends no request at all.
+ * promoter of due delayed jobs, and the monitor that takes back lost deliveries and tells this
+ * handle's deliveries when their claim goes. All are watches on the client's one gRPC stream, so
+ * an idle consumer sends no request at all.
  */
 export class Background {
   readonly ready: ReadySignal;
@@ -20,21 +22,20 @@ export class Background {
     this.#monitor = monitor;
   }
 
-  /** Starts everything; resolves once the ready watch is confirmed and both mirrors are loaded. */
+  /** Starts everything; resolves once both mirrors are loaded (the ready watch opens when a dequeue waits). */
   static async start(
     session: Session,
     layout: QueueLayout,
     policy: MonitorPolicy,
     onFailure: (err: unknown) => void,
   ): Promise<Background> {
-    const ready = new ReadySignal(session, layout.ready, onFailure);
     const background = new Background(
-      ready,
+      new ReadySignal(session, layout.ready, onFailure),
       new DelayedPromoter(session, layout, onFailure),
       new InflightMonitor(session, layout, policy, onFailure),
     );
     try {
-      await Promise.all([ready.ready(), background.#promoter.start(), background.#monitor.start()]);
+      await Promise.all([background.#promoter.start(), background.#monitor.start()]);
     } catch (err) {
       background.close();
       throw err;
@@ -42,9 +43,13 @@ export class Background {
     return background;
   }
 
+  /** Watches a claim of this handle through the inflight mirror (see {@link InflightMonitor.claimWatch}). */
+  get claimWatch(): ClaimWatch {
+    return this.#monitor.claimWatch;
+  }
+
   close(): void {
     this.ready.close();
-    this.ready.wakeAll();
     this.#promoter.close();
     this.#monitor.close();
   }

@@ -26,10 +26,12 @@ function colourOf(key: string): number {
 
 type TxnResponse = Awaited<ReturnType<Session['client']['kv']['txn']>>;
 
+/** A ready key in view; its value is decoded only if it is picked (most never are). */
 interface Candidate {
   readonly key: string;
   readonly createRevision: bigint;
-  readonly entry: IndexEntry;
+  readonly modRevision: bigint;
+  readonly value: Buffer;
 }
 
 /** A delivery this consumer now holds. */
@@ -60,7 +62,7 @@ export class Claimer {
   readonly #session: Session;
   readonly #layout: QueueLayout;
   readonly #visibilityTimeout: number;
-  #candidates: Candidate[] = [];
+  #candidates: readonly Candidate[] = [];
   #readRevision = 0n;
   #known = false;
   /** The colour of ready keys this consumer prefers; -1 (the head) until it loses a race. */
@@ -88,8 +90,10 @@ export class Claimer {
         }
         return { revision: this.#readRevision };
       }
+      const entry = this.#decode(candidate);
+      if (!entry) continue;
       this.#busy.add(candidate.key);
-      const attempt = this.#claim(candidate, signal);
+      const attempt = this.#claim(candidate, entry, signal);
       this.#pending.add(attempt);
       try {
         const claimed = await attempt;
@@ -110,12 +114,35 @@ export class Claimer {
     this.#known = false;
   }
 
-  #pick(): Candidate | undefined {
+  /**
+   * Takes every ready key at `revision` (the ready watch's view) as the view to claim from, instead of
+   * reading it; ignored if the view held is newer.
+   */
+  offer(revision: bigint, kvs: readonly KeyValue[]): void {
+    const first = [...kvs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.#remember(revision, first.slice(0, READ_AHEAD));
+  }
+
+  /**
+   * Whether a claim from the current view would take a key of another colour: only once this
+   * consumer has lost a race (others compete with it), and no ready key is of its colour.
+   */
+  wouldTakeOthers(): boolean {
+    if (this.#colour < 0) return false;
+    const eligible = this.#eligible();
+    return eligible.length > 0 && !eligible.some((c) => colourOf(c.key) === this.#colour);
+  }
+
+  /** The keys a claim may take: only the best priority present, so a lower one never overtakes it. */
+  #eligible(): Candidate[] {
     const head = this.#candidates[0];
-    if (!head) return undefined;
-    // Only the best priority present is eligible: a lower priority never overtakes a ready higher one.
+    if (!head) return [];
     const band = head.key.slice(0, this.#layout.ready.length + 5);
-    const eligible = this.#candidates.filter((c) => c.key.startsWith(band) && !this.#busy.has(c.key));
+    return this.#candidates.filter((c) => c.key.startsWith(band) && !this.#busy.has(c.key));
+  }
+
+  #pick(): Candidate | undefined {
+    const eligible = this.#eligible();
     if (eligible.length === 0) return undefined;
     if (this.#colour < 0) return eligible[0];
     // A key's colour is fixed by its name, so two consumers of different colours never pick the same
@@ -139,24 +166,22 @@ export class Claimer {
     if (revision < this.#readRevision) return;
     this.#readRevision = revision;
     this.#known = true;
-    const candidates: Candidate[] = [];
-    for (const kv of kvs) {
-      try {
-        candidates.push({
-          key: kv.key,
-          createRevision: kv.createRevision,
-          entry: decode<IndexEntry>(kv.value, kv.key),
-        });
-      } catch (err) {
-        // A key the queue did not write: set it aside rather than let it stop every consumer.
-        void setAsideUndecodable(this.#session, this.#layout, kv.key, kv.modRevision, kv.value, err);
-      }
-    }
-    this.#candidates = candidates;
+    this.#candidates = kvs;
   }
 
-  async #claim(candidate: Candidate, signal?: AbortSignal): Promise<Claimed | undefined> {
-    const { entry } = candidate;
+  #decode(candidate: Candidate): IndexEntry | undefined {
+    try {
+      return decode<IndexEntry>(candidate.value, candidate.key);
+    } catch (err) {
+      // A key the queue did not write: set it aside rather than let it stop every consumer.
+      this.#candidates = this.#candidates.filter((c) => c !== candidate);
+      const { key, modRevision, value } = candidate;
+      void setAsideUndecodable(this.#session, this.#layout, key, modRevision, value, err);
+      return undefined;
+    }
+  }
+
+  async #claim(candidate: Candidate, entry: IndexEntry, signal?: AbortSignal): Promise<Claimed | undefined> {
     const layout = this.#layout;
     const claimKey = layout.claim(entry.id);
     const jobKey = layout.job(entry.id);

@@ -3,17 +3,19 @@ import { type KeyValue, type Session, snapshotThenWatch, type Watch } from '@coo
 /**
  * A local copy of every key under a prefix, kept exact by one snapshot plus the watch after it
  * (re-read on compaction), so background duties decide from memory and spend requests only on
- * the writes they make. `onChange` gets the keys each etcd revision touched.
+ * the writes they make. `onChange` gets the keys each etcd revision touched (every key on a re-read).
  */
 export class PrefixMirror {
   readonly entries = new Map<string, KeyValue>();
+  /** The revision the copy is exact at: the snapshot's, then each applied batch's. */
+  revision = 0n;
   #changes: Watch | undefined;
   #closed = false;
 
   constructor(
     private readonly session: Session,
     private readonly prefix: string,
-    private readonly onChange: (keys: readonly string[]) => void,
+    private readonly onChange: (keys: readonly string[], resync: boolean) => void,
     private readonly onFailure: (err: unknown) => void,
   ) {}
 
@@ -26,7 +28,8 @@ export class PrefixMirror {
     }
     this.#changes = changes;
     for (const kv of snapshot.kvs) this.entries.set(kv.key, kv);
-    this.onChange([...this.entries.keys()]);
+    this.revision = snapshot.revision;
+    this.onChange([...this.entries.keys()], true);
     void this.#follow(changes);
   }
 
@@ -38,7 +41,8 @@ export class PrefixMirror {
   async #follow(changes: Watch): Promise<void> {
     try {
       for await (const batch of changes) {
-        if (batch.resync) this.entries.clear();
+        const resync = batch.resync === true;
+        if (resync) this.entries.clear();
         for (const event of batch.events) {
           if (event.type === 'delete') {
             this.entries.delete(event.key);
@@ -53,7 +57,11 @@ export class PrefixMirror {
             });
           }
         }
-        this.onChange(batch.events.map((event) => event.key));
+        this.revision = batch.revision;
+        this.onChange(
+          batch.events.map((event) => event.key),
+          resync,
+        );
       }
     } catch (err) {
       if (!this.#closed) this.onFailure(err);
