@@ -4,6 +4,6 @@
  * @packageDocumentation
  */
 export type { Message } from './message.js';
-export type { SubscribeOptions } from './subscription.js';
+export type { SubscribeOptions } from './subscribe-options.js';
 export { Subscription } from './subscription.js';
 export { MAX_BATCH, type PublishResult, type RetentionOptions, Topic, type TopicOptions } from './topic.js';

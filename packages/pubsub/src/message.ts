@@ -1,10 +1,16 @@
 import { assertArgument, CoordError, ErrorCodes } from '@coordkit/core';
 
-/** One message as a subscriber receives it. */
+/**
+ * One message as a subscriber receives it.
+ *
+ * Immutable and shared: every subscription of the same topic in a process receives the same object,
+ * decoded once, so the message and its `data` are deeply frozen (assigning to them throws in strict
+ * mode code). Copy `data` (e.g. `structuredClone`) before changing it.
+ */
 export interface Message<T> {
   /** The revision the message was published at; messages of one `publishBatch` share it. */
   readonly revision: bigint;
-  /** The decoded payload. */
+  /** The decoded payload (deeply frozen). */
   readonly data: T;
   /** The message's etcd key (`<topic>/msg/<id>`). */
   readonly key: string;
@@ -26,7 +32,10 @@ export function encodeMessage(data: unknown, argument: string): Buffer {
   return Buffer.from(json);
 }
 
-/** Decodes a stored message; a value that is not JSON is a `DECODE_FAILED` naming the key. */
+/**
+ * Decodes a stored message into a frozen {@link Message}; a value that is not JSON is a
+ * `DECODE_FAILED` naming the key.
+ */
 export function decodeMessage<T>(key: string, value: Buffer, revision: bigint, index: number): Message<T> {
   let data: T;
   try {
@@ -37,5 +46,17 @@ export function decodeMessage<T>(key: string, value: Buffer, revision: bigint, i
       key,
     });
   }
-  return { revision, data, key, index };
+  deepFreeze(data);
+  return Object.freeze({ revision, data, key, index });
+}
+
+/** Freezes what `JSON.parse` builds (plain objects and arrays), all the way down. */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  Object.freeze(value);
+  if (Array.isArray(value)) {
+    for (const item of value) deepFreeze(item);
+  } else {
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
 }

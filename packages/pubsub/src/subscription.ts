@@ -1,55 +1,28 @@
-import {
-  assertArgument,
-  CoordError,
-  ErrorCodes,
-  type EtcdClient,
-  validateName,
-  type Watch,
-  type WatchBatch,
-  watch,
-} from '@coordkit/core';
+import { assertArgument, CoordError, ErrorCodes, type EtcdClient, validateName } from '@coordkit/core';
+import type { DecodedBatch } from './internal/decoded-batch.js';
 import { GroupCursor } from './internal/group-cursor.js';
-import { lostHistory, readRetained, readTrimmedThrough, type StoredMessage } from './internal/history.js';
 import type { TopicLayout } from './internal/layout.js';
-import { decodeMessage, type Message } from './message.js';
+import {
+  type Position,
+  type PositionContext,
+  positionAfterCompaction,
+  positionAt,
+  positionEarliest,
+  positionLatest,
+} from './internal/positioning.js';
+import type { FeedMember } from './internal/topic-feed.js';
+import type { Message } from './message.js';
+import type { SubscribeOptions } from './subscribe-options.js';
 
-/** Options of `Topic.subscribe`. */
-export interface SubscribeOptions {
-  /**
-   * Where to start: `'latest'` (default) delivers what is published after the subscription is
-   * {@link Subscription.ready}; `'earliest'` every retained message first; a revision, every message
-   * published at or after it (`COMPACTED` if some of them are no longer retained).
-   * Ignored by a `group` that already has a stored position.
-   */
-  readonly from?: bigint | 'latest' | 'earliest';
-  /** Durable group name: the position is stored in etcd and a new subscription resumes after it. Default: none. */
-  readonly group?: string;
-  /** Ends the subscription: the loop then finishes without error. */
-  readonly signal?: AbortSignal;
-  /** With `group`: commit the position at most this often, ms. Default 100. */
-  readonly commitInterval?: number;
-  /** With `group`: commit at the latest after this many acknowledged messages. Default 100. */
-  readonly commitEvery?: number;
-  /**
-   * Called with a `DECODE_FAILED` CoordError for a message key whose value is not JSON (written by
-   * hand, or by something else): the key is skipped and delivery goes on. Default: a process warning.
-   * Pass a function that throws to end the subscription instead.
-   */
-  readonly onUndecodable?: (error: CoordError) => void;
-}
-
-/** Where delivery starts: the next revision wanted, and what is already read or watching. */
-interface Start {
-  readonly next: bigint;
-  readonly live?: Watch;
-  readonly backlog?: readonly StoredMessage[];
-}
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true as const });
 
 /**
  * A subscription to a topic: iterate it once with `for await`.
  *
  * Order and duplicates: messages come in publish order (revision, then key within a revision), each
  * once, across reconnects and member failures (core's watch resumes after the last delivered revision).
+ * Sharing: the subscriptions of one topic on one client share one etcd watch and one decoded, frozen
+ * copy of each message (see {@link Message}).
  * Loss: history that is gone (trimmed by retention while the subscriber was away, or compacted and
  * trimmed) fails the loop with `COMPACTED` and the first available revision in `compactRevision`,
  * never skipped; a compaction alone is recovered from by re-reading the retained messages.
@@ -59,17 +32,26 @@ interface Start {
  * the group position.
  */
 export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposable {
-  readonly #client: EtcdClient;
-  readonly #layout: TopicLayout;
   readonly #what: string;
-  readonly #controller = new AbortController();
   readonly #cursor: GroupCursor | undefined;
-  readonly #start: Promise<Start>;
+  readonly #onUndecodable: (error: CoordError) => void;
+  readonly #context: PositionContext;
+  readonly #start: Promise<Position>;
   #iterated = false;
+  #closed = false;
+  /** The live source: a place in the topic's shared feed, or in a private one. */
+  #member: FeedMember | undefined;
+  #started = false;
+  #backlog: DecodedBatch[] = [];
+  #current: DecodedBatch | undefined;
+  #index = 0;
+  /** The revision after the last batch taken in full: where a recovery resumes. */
+  #next = 0n;
+  /** A `next()` is waiting (for the start, a batch, or a recovery); later calls queue behind it. */
+  #busy = false;
+  #tail: Promise<IteratorResult<Message<T>>> | undefined;
 
   /** @internal Use `Topic.subscribe`. */
-  readonly #onUndecodable: (error: CoordError) => void;
-
   constructor(client: EtcdClient, layout: TopicLayout, options: SubscribeOptions = {}) {
     const from = options.from ?? 'latest';
     assertArgument(
@@ -89,8 +71,6 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
       'milliseconds >= 0',
     );
     assertArgument(Number.isInteger(commitEvery) && commitEvery >= 1, 'commitEvery', 'a whole number >= 1');
-    this.#client = client;
-    this.#layout = layout;
     this.#what = `topic "${layout.name}"${group === undefined ? '' : ` group "${group}"`}: subscribe`;
     this.#cursor =
       group === undefined
@@ -101,11 +81,12 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
             { intervalMs: commitInterval, everyMessages: commitEvery },
             this.#what,
           );
+    this.#context = { client, layout, what: this.#what, use: (member) => this.#use(member) };
     const signal = options.signal;
-    if (signal?.aborted) this.#controller.abort();
+    if (signal?.aborted) this.#closed = true;
     else signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.#start = this.#open(from);
-    this.#start.catch(() => undefined);
+    this.#start.catch(() => this.#member?.leave());
   }
 
   /**
@@ -121,7 +102,13 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
       throw new CoordError(ErrorCodes.INVALID_ARGUMENT, `${this.#what}: a subscription can be iterated once`);
     }
     this.#iterated = true;
-    return this.#run();
+    return {
+      next: () => this.#nextMessage(),
+      return: async () => {
+        await this.close();
+        return DONE;
+      },
+    };
   }
 
   /**
@@ -130,140 +117,128 @@ export class Subscription<T> implements AsyncIterable<Message<T>>, AsyncDisposab
    * Idempotent; never throws; safe to call from inside the loop.
    */
   async close(): Promise<void> {
-    this.#controller.abort();
-    const start = await this.#start.catch(() => undefined);
-    start?.live?.close();
-    await this.#cursor?.flush();
+    this.#closed = true;
+    this.#member?.leave();
+    // Positioning still running leaves what it joins once it sees the close (see #use).
+    await this.#start.catch(() => undefined);
+    await this.#finish();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  async #open(from: bigint | 'latest' | 'earliest'): Promise<Start> {
+  async #open(from: bigint | 'latest' | 'earliest'): Promise<Position> {
     const stored = await this.#cursor?.load();
-    if (stored !== undefined) return this.#startAt(stored + 1n);
-    let start: Start;
-    if (from === 'earliest') {
-      const retained = await readRetained(this.#client, this.#layout, this.#what);
-      start = {
-        next: retained.revision + 1n,
-        backlog: retained.messages.filter((m) => m.revision > retained.trimmedThrough),
-      };
-    } else if (from === 'latest') {
-      const live = this.#watchFrom(undefined);
-      start = { next: (await live.created()) + 1n, live };
-    } else {
-      start = await this.#startAt(from);
-    }
+    if (stored !== undefined) return positionAt(this.#context, stored + 1n);
+    const position =
+      from === 'earliest'
+        ? await positionEarliest(this.#context)
+        : from === 'latest'
+          ? await positionLatest(this.#context)
+          : await positionAt(this.#context, from);
     // A new group remembers where it started, so a restart before the first commit loses nothing
     // (with 'earliest': just before the first retained message, which is not yet delivered).
-    if (this.#cursor) {
+    await this.#cursor?.commitStart((position.backlog[0]?.revision ?? position.next) - 1n);
+    return position;
+  }
+
+  #use(member: FeedMember): void {
+    if (this.#closed) {
+      member.leave();
+      throw new CoordError(ErrorCodes.CLOSED, `${this.#what}: closed`);
+    }
+    const previous = this.#member;
+    this.#member = member;
+    if (previous !== member) previous?.leave();
+  }
+
+  /**
+   * The iterator's `next()`. Not async on purpose: a message already buffered (the rest of a batch,
+   * or a batch the feed queued) is handed out at the cost of one resolved promise.
+   */
+  #nextMessage(): Promise<IteratorResult<Message<T>>> {
+    if (this.#busy) {
+      const after = () => this.#nextMessage();
+      return this.#tail!.then(after, after);
+    }
+    if (this.#started) {
       try {
-        await this.#cursor.commitStart((start.backlog?.[0]?.revision ?? start.next) - 1n);
+        const result = this.#take();
+        if (result !== undefined) return Promise.resolve(result);
       } catch (err) {
-        // Nobody will iterate or close a watch from a start that failed: stop it here.
-        start.live?.close();
-        throw err;
+        return this.#finish().then(() => Promise.reject(err));
       }
     }
-    return start;
+    this.#tail = this.#nextSlow();
+    return this.#tail;
   }
 
-  async #startAt(next: bigint): Promise<Start> {
-    const trimmedThrough = await readTrimmedThrough(this.#client, this.#layout, this.#what);
-    if (next <= trimmedThrough) throw lostHistory(this.#what, next, trimmedThrough + 1n);
-    return { next };
-  }
-
-  #watchFrom(fromRevision: bigint | undefined): Watch {
-    return watch(
-      this.#client,
-      { prefix: this.#layout.messagePrefix },
-      { signal: this.#controller.signal, ...(fromRevision === undefined ? {} : { fromRevision }) },
-    );
-  }
-
-  async *#run(): AsyncGenerator<Message<T>, void, undefined> {
-    let start: Start;
+  /** Waits for the start, the next batch, or a recovery, then takes a message. */
+  async #nextSlow(): Promise<IteratorResult<Message<T>>> {
+    this.#busy = true;
     try {
-      start = await this.#start;
+      if (!this.#started) {
+        const position = await this.#start;
+        this.#started = true;
+        this.#next = position.next;
+        this.#backlog = position.backlog;
+      }
+      for (;;) {
+        const result = this.#take();
+        if (result !== undefined) return result;
+        const member = this.#member!;
+        const failure = member.failure;
+        if (failure === undefined) await member.ready();
+        else if (CoordError.is(failure, ErrorCodes.COMPACTED)) {
+          // etcd compacted history the watch needed: re-read what is retained and go on.
+          this.#backlog = (await positionAfterCompaction(this.#context, this.#next)).backlog;
+        } else throw failure;
+      }
     } catch (err) {
-      await this.#cursor?.flush();
-      // Closed before it was positioned (the watch never confirmed): an empty loop, not an error.
-      if (this.#controller.signal.aborted) return;
+      const closed = this.#closed;
+      await this.#finish();
+      // Closed meanwhile (e.g. before etcd confirmed the watch): the loop just ends.
+      if (closed) return DONE;
       throw err;
-    }
-    let { next, live } = start;
-    try {
-      if (start.backlog) yield* this.#deliverStored(start.backlog);
-      while (!this.#controller.signal.aborted) {
-        const changes = live ?? this.#watchFrom(next);
-        live = changes;
-        try {
-          for await (const batch of changes) {
-            // The watch hands out batches it had buffered before it was closed: stop at once instead.
-            if (this.#controller.signal.aborted) return;
-            yield* this.#deliverBatch(batch);
-            if (this.#controller.signal.aborted) return;
-            next = batch.revision + 1n;
-          }
-          return;
-        } catch (err) {
-          changes.close();
-          live = undefined;
-          if (!CoordError.is(err, ErrorCodes.COMPACTED) || this.#controller.signal.aborted) throw err;
-          // etcd compacted history the watch needed; messages are still keys unless trimmed, so re-read them.
-          const retained = await readRetained(this.#client, this.#layout, this.#what);
-          if (next <= retained.trimmedThrough)
-            throw lostHistory(this.#what, next, retained.trimmedThrough + 1n);
-          yield* this.#deliverStored(retained.messages.filter((m) => m.revision >= next));
-          next = retained.revision + 1n;
-          this.#cursor?.ack(retained.revision, 0);
-        }
-      }
     } finally {
-      live?.close();
-      await this.#cursor?.flush();
+      this.#busy = false;
     }
   }
 
-  /** A garbage value is reported and set aside, never allowed to stop the consumer (unless it asks). */
-  #decode(key: string, value: Buffer, revision: bigint, index: number): Message<T> | undefined {
-    try {
-      return decodeMessage<T>(key, value, revision, index);
-    } catch (err) {
-      if (!(err instanceof CoordError)) throw err;
-      this.#onUndecodable(err);
-      return undefined;
+  /**
+   * Takes the next message already at hand, or `undefined` when it must wait. Taking past a batch's
+   * last message acknowledges its revision (a group's position; where a recovery resumes); a message
+   * in hand when the subscription is closed stays unacknowledged.
+   */
+  #take(): IteratorResult<Message<T>> | undefined {
+    for (;;) {
+      if (this.#closed) return DONE;
+      const batch = this.#current;
+      if (batch !== undefined) {
+        const entries = batch.entries;
+        if (this.#index < entries.length) {
+          const entry = entries[this.#index++]!;
+          // A garbage value is reported and set aside, never allowed to stop the consumer (unless it asks).
+          if (entry instanceof CoordError) this.#onUndecodable(entry);
+          else return entry as IteratorYieldResult<Message<T>>;
+          continue;
+        }
+        this.#current = undefined;
+        if (batch.revision >= this.#next) this.#next = batch.revision + 1n;
+        this.#cursor?.ack(batch.revision, entries.length);
+      }
+      const following = this.#backlog.length > 0 ? this.#backlog.shift() : this.#member?.poll();
+      if (following === undefined) return undefined;
+      this.#current = following;
+      this.#index = 0;
     }
   }
 
-  /** Yields one revision's messages in key order; the revision is acknowledged once the loop asks for more. */
-  async *#deliverBatch(batch: WatchBatch): AsyncGenerator<Message<T>, void, undefined> {
-    // Trim deletes and hand-rewritten keys are not messages; a message is a key's first version.
-    const created = batch.events
-      .filter((e) => e.type === 'put' && e.version === 1n && e.value !== undefined)
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    for (let index = 0; index < created.length; index++) {
-      const event = created[index]!;
-      const message = this.#decode(event.key, event.value!, batch.revision, index);
-      if (message) yield message;
-      // Closed while the consumer held this message: it stays unacknowledged.
-      if (this.#controller.signal.aborted) return;
-    }
-    this.#cursor?.ack(batch.revision, created.length);
-  }
-
-  async *#deliverStored(messages: readonly StoredMessage[]): AsyncGenerator<Message<T>, void, undefined> {
-    let index = 0;
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i]!;
-      index = messages[i - 1]?.revision === message.revision ? index + 1 : 0;
-      const decoded = this.#decode(message.key, message.value, message.revision, index);
-      if (decoded) yield decoded;
-      if (this.#controller.signal.aborted) return;
-      if (messages[i + 1]?.revision !== message.revision) this.#cursor?.ack(message.revision, index + 1);
-    }
+  /** Ends the loop for good: leaves the feed and commits the group position; never throws. */
+  async #finish(): Promise<void> {
+    this.#closed = true;
+    this.#member?.leave();
+    await this.#cursor?.flush();
   }
 }

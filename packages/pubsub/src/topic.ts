@@ -3,7 +3,7 @@ import {
   CoordError,
   ErrorCodes,
   type EtcdClient,
-  idempotent,
+  idempotentWrite,
   ops,
   toBigInt,
   validateName,
@@ -11,7 +11,8 @@ import {
 import { TopicLayout } from './internal/layout.js';
 import { type RetentionLimits, trimMessages } from './internal/retention.js';
 import { encodeMessage } from './message.js';
-import { type SubscribeOptions, Subscription } from './subscription.js';
+import type { SubscribeOptions } from './subscribe-options.js';
+import { Subscription } from './subscription.js';
 
 /** How much history a topic keeps. Trimming deletes the oldest messages first. */
 export interface RetentionOptions {
@@ -44,9 +45,10 @@ export const MAX_BATCH = 128;
  * A publish/subscribe topic on etcd: each message is one key `<name>/msg/<id>` holding JSON, and
  * the topic's order is etcd's revision order.
  *
- * Publishing is exactly-once: the write creates its key only if absent, so a retry after a lost
- * reply finds the key instead of publishing twice. Retention is enforced by publishers, which trim
- * the oldest messages every `trimEvery` publishes in the background (see {@link Topic.trim}).
+ * Publishing is exactly-once: each publish writes a fresh key, and a message is that key's creation,
+ * so a write re-sent after a lost reply finds the key instead of publishing twice. Retention is
+ * enforced by publishers, which trim the oldest messages every `trimEvery` publishes in the
+ * background (see {@link Topic.trim}).
  * The client is the caller's: closing it is the caller's job.
  */
 export class Topic<T = unknown> {
@@ -83,9 +85,10 @@ export class Topic<T = unknown> {
   }
 
   /**
-   * Publishes one message in one write; resolves with its revision. An outcome that stays unknown
-   * after retries (etcd unreachable) rejects with `UNAVAILABLE`/`UNKNOWN_OUTCOME`: the message may then
-   * have been published, at most once.
+   * Publishes one message in one write (a put of a fresh key); resolves with its revision. A lost
+   * reply is retried without publishing twice; an outcome that stays unknown after retries (etcd
+   * unreachable) rejects with `UNKNOWN_OUTCOME` (or `UNAVAILABLE` if no attempt can have landed):
+   * the message may then have been published, at most once.
    */
   async publish(data: T): Promise<PublishResult> {
     return this.#publish([encodeMessage(data, 'data')]);
@@ -120,8 +123,34 @@ export class Topic<T = unknown> {
     const keys = this.#layout.messageKeys(values.length);
     const first = keys[0]!;
     const what = `topic "${this.name}": publish`;
-    // Guarded by the first key's absence, a re-sent publish (reply lost) cannot publish twice.
-    const response = await idempotent(
+    const revision =
+      values.length === 1
+        ? await this.#putOne(first, values[0]!, what)
+        : await this.#putBatch(keys, values, what);
+    this.#afterPublish();
+    return { revision, keys };
+  }
+
+  /**
+   * One message: a plain put of a fresh key (etcd serves it faster than a transaction). A put re-sent
+   * after a lost reply rewrites the same key with the same value; subscribers and replays count a
+   * key's creation as the message, so it is still delivered once, and `prev_kv` then reports the
+   * first write, whose create revision is the message's place.
+   */
+  async #putOne(key: string, value: Buffer, what: string): Promise<bigint> {
+    const response = await idempotentWrite(
+      what,
+      () => this.#client.kv.put({ key: Buffer.from(key), value, prev_kv: true }),
+      undefined,
+      key,
+    );
+    return response.prev_kv ? toBigInt(response.prev_kv.create_revision) : toBigInt(response.header.revision);
+  }
+
+  /** A batch: one transaction guarded by the first key's absence, so a re-send cannot publish it twice. */
+  async #putBatch(keys: readonly string[], values: readonly Buffer[], what: string): Promise<bigint> {
+    const first = keys[0]!;
+    const response = await idempotentWrite(
       what,
       () =>
         this.#client.kv.txn({
@@ -132,15 +161,11 @@ export class Topic<T = unknown> {
       undefined,
       first,
     );
-    let revision: bigint;
-    if (response.succeeded) revision = toBigInt(response.header.revision);
-    else {
-      revision = toBigInt(response.responses[0]?.response_range?.kvs[0]?.create_revision);
-      if (revision === 0n)
-        throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${first} vanished`, { key: first });
-    }
-    this.#afterPublish();
-    return { revision, keys };
+    if (response.succeeded) return toBigInt(response.header.revision);
+    const revision = toBigInt(response.responses[0]?.response_range?.kvs[0]?.create_revision);
+    if (revision === 0n)
+      throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${first} vanished`, { key: first });
+    return revision;
   }
 
   #afterPublish(): void {

@@ -92,11 +92,14 @@ describe('compaction (own etcd: compacting the shared one would break other test
     await using proxy = await faultProxy(cluster.endpoints[0]!);
     using subscriberClient = testClient([proxy.endpoint]);
     const topic = new Topic<number>(client, name);
+    // Two subscriptions of one client share its watch of the topic: both must recover.
     await using subscription = new Topic<number>(subscriberClient, name).subscribe();
-    await subscription.ready();
+    await using other = new Topic<number>(subscriberClient, name).subscribe();
+    await Promise.all([subscription.ready(), other.ready()]);
     const c = collect(subscription);
+    const d = collect(other);
     await publishAll(topic, 0, 5);
-    await waitFor(() => c.seen.length === 5);
+    await waitFor(() => c.seen.length === 5 && d.seen.length === 5);
     proxy.blackhole();
     await publishAll(topic, 5, 20);
     await compactNow(client);
@@ -104,10 +107,12 @@ describe('compaction (own etcd: compacting the shared one would break other test
     proxy.reset();
     proxy.heal();
     await publishAll(topic, 20, 25);
-    await waitFor(() => c.seen.length >= 25, { timeout: 20_000, message: 'all 25 messages' });
-    expect(c.failure).toBeUndefined();
-    expect(c.data()).toEqual(Array.from({ length: 25 }, (_, i) => i));
-    expect(inPublishOrder(c.seen)).toBe(true);
+    for (const seen of [c, d]) {
+      await waitFor(() => seen.seen.length >= 25, { timeout: 20_000, message: 'all 25 messages' });
+      expect(seen.failure).toBeUndefined();
+      expect(seen.data()).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      expect(inPublishOrder(seen.seen)).toBe(true);
+    }
   });
 
   it('reports COMPACTED to a disconnected subscriber whose messages were trimmed and compacted (F9)', async () => {

@@ -31,6 +31,21 @@ export async function readTrimmedThrough(
 }
 
 /**
+ * A revision at least as new as every write that completed before the call (a linearizable read of
+ * one small key; only its header is used).
+ */
+export async function readCurrentRevision(
+  client: EtcdClient,
+  layout: TopicLayout,
+  what: string,
+): Promise<bigint> {
+  const response = await idempotent(`${what}: read current revision`, () =>
+    client.kv.range({ key: Buffer.from(layout.trimmedKey), count_only: true }),
+  );
+  return toBigInt(response.header.revision);
+}
+
+/**
  * Reads every retained message (paged) and the trim mark at the same revision, so that "nothing
  * above the mark is missing" holds for exactly this set: the basis of `'earliest'` and of recovery
  * after etcd compacted the history a watch needed (messages are keys, so compaction alone loses none).
@@ -50,8 +65,9 @@ export async function readRetained(
   );
   const mark = snapshot.kvs.find((kv) => kv.key === layout.trimmedKey);
   const messages = snapshot.kvs
-    // Only first versions are messages; a key rewritten by hand is not published twice.
-    .filter((kv) => kv.key.startsWith(layout.messagePrefix) && kv.version === 1n)
+    // A message is its key's creation: a key written again (a publish re-sent after a lost reply, or
+    // by hand) still counts once, at its create revision, as the live stream counted it.
+    .filter((kv) => kv.key.startsWith(layout.messagePrefix))
     .map((kv) => ({ key: kv.key, value: kv.value, revision: kv.createRevision }))
     .sort((a, b) =>
       a.revision === b.revision ? (a.key < b.key ? -1 : 1) : a.revision < b.revision ? -1 : 1,

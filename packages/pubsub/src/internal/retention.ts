@@ -1,4 +1,4 @@
-import { type EtcdClient, idempotent, ops, toBigInt } from '@coordkit/core';
+import { type EtcdClient, idempotent, ops, rangeRequest, toBigInt } from '@coordkit/core';
 import type { TopicLayout } from './layout.js';
 
 /** Resolved retention limits (see `RetentionOptions`). */
@@ -24,6 +24,7 @@ export async function trimMessages(
   limits: RetentionLimits,
   what: string,
 ): Promise<number> {
+  if (!(await mayNeedTrim(client, layout, limits, what))) return 0;
   let deleted = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const read = await idempotent(`${what}: read for trim`, () =>
@@ -72,4 +73,23 @@ export async function trimMessages(
     if (result.succeeded && victims < DELETES_PER_TXN) return deleted;
   }
   return deleted;
+}
+
+/**
+ * Whether there can be anything to trim. Without an age limit that is only when the topic holds more
+ * than `maxMessages`, which a count answers from etcd's index alone; the read that finds the oldest
+ * messages sorts by create revision, for which etcd 3.4 loads every message of the topic, so it is
+ * left for when it is needed (publishers run this every `trimEvery` publishes).
+ */
+async function mayNeedTrim(
+  client: EtcdClient,
+  layout: TopicLayout,
+  limits: RetentionLimits,
+  what: string,
+): Promise<boolean> {
+  if (Number.isFinite(limits.maxAgeMs)) return true;
+  const response = await idempotent(`${what}: count for trim`, () =>
+    client.kv.range(rangeRequest(layout.messagePrefix, { countOnly: true })),
+  );
+  return Number(response.count) > limits.maxMessages;
 }
