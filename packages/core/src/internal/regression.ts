@@ -36,6 +36,18 @@ export function noteRevision(client: Etcd3, revision: bigint): void {
   else if (revision > 0n) void confirmRollback(client);
 }
 
+/**
+ * Records the revision of a delivered watch event: it only raises the highest revision seen. An
+ * event's revision is below answers already seen whenever the watch runs behind the writes (16
+ * consumers of a busy queue: most batches), so treating it as a suspicion would send a read per
+ * batch for nothing. A real rollback breaks the watch stream (the member restarted on old data) and
+ * is caught when the watch is re-created below what it delivered, or by the session's next answer.
+ */
+export function raiseRevision(client: Etcd3, revision: bigint): void {
+  const state = stateOf(client);
+  if (revision > state.max) state.max = revision;
+}
+
 /** Checks, with one linearizable read, whether the cluster is now below the highest revision seen. */
 export async function confirmRollback(client: Etcd3): Promise<void> {
   const state = stateOf(client);

@@ -4,7 +4,7 @@ import { toBigInt, toWire } from '../revision.js';
 import { toWatchEvent, type WatchBatch, type WatchEvent } from '../watch-event.js';
 import { backoffDelay } from './clock.js';
 import { toCoordError } from './etcd-errors.js';
-import { confirmRollback, noteRevision, onRollback } from './regression.js';
+import { confirmRollback, onRollback, raiseRevision } from './regression.js';
 import { endStream } from './streams.js';
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
@@ -246,7 +246,7 @@ export class WatchHub {
     let currentRevision = -1n;
     const flush = () => {
       if (current.length === 0) return;
-      noteRevision(this.#client, currentRevision);
+      raiseRevision(this.#client, currentRevision);
       watcher.nextRevision = currentRevision + 1n;
       watcher.sink.batch({ revision: currentRevision, events: current });
       current = [];
