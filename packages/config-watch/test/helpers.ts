@@ -4,26 +4,13 @@ import { fileURLToPath } from 'node:url';
 import type { ConfigChange } from '@coordkit/config-watch';
 import { waitFor } from '@coordkit/testing';
 
+import { type Collected, collect as collectAll } from '../../../test/support/collect.js';
+
 export { testClient } from '../../../test/support/etcd.js';
 
 /** Collects every change of an iterable in the background. */
-export function collect<T>(changes: AsyncIterable<ConfigChange<T>>) {
-  const seen: ConfigChange<T>[] = [];
-  let failure: unknown;
-  const done = (async () => {
-    try {
-      for await (const change of changes) seen.push(change);
-    } catch (err) {
-      failure = err;
-    }
-  })();
-  return {
-    seen,
-    done,
-    get failure() {
-      return failure;
-    },
-  };
+export function collect<T>(changes: AsyncIterable<ConfigChange<T>>): Collected<ConfigChange<T>> {
+  return collectAll(changes);
 }
 
 /** One line the watcher child printed. */

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import type { ServiceChange, ServiceWatch } from '@coordkit/discovery';
 import { waitFor } from '@coordkit/testing';
 
+import { collect } from '../../../test/support/collect.js';
+
 export { testClient } from '../../../test/support/etcd.js';
 
 /** The ids in rotation, sorted. */
@@ -31,23 +33,10 @@ export async function waitForIds(
 
 /** Consumes `changes()` in the background. */
 export function collectChanges(changes: AsyncIterable<ServiceChange>) {
-  const seen: ServiceChange[] = [];
-  let failure: unknown;
-  const done = (async () => {
-    try {
-      for await (const change of changes) seen.push(change);
-    } catch (err) {
-      failure = err;
-    }
-  })();
-  return {
-    seen,
-    done,
-    get failure() {
-      return failure;
-    },
-    summary: () => seen.map((c) => `${c.type}:${c.instance.id}`),
-  };
+  const collected = collect(changes);
+  return Object.assign(collected, {
+    summary: () => collected.seen.map((c) => `${c.type}:${c.instance.id}`),
+  });
 }
 
 /** `etcdctl` (API v3) against `endpoints`. */

@@ -4,27 +4,14 @@ import { fileURLToPath } from 'node:url';
 import type { Message, Subscription } from '@coordkit/pubsub';
 import { waitFor } from '@coordkit/testing';
 
+import { collect as collectAll } from '../../../test/support/collect.js';
+
 export { testClient } from '../../../test/support/etcd.js';
 
 /** Consumes a subscription in the background, recording every message and the error that ended it. */
 export function collect<T>(subscription: Subscription<T>) {
-  const seen: Message<T>[] = [];
-  let failure: unknown;
-  const done = (async () => {
-    try {
-      for await (const message of subscription) seen.push(message);
-    } catch (err) {
-      failure = err;
-    }
-  })();
-  return {
-    seen,
-    done,
-    get failure() {
-      return failure;
-    },
-    data: () => seen.map((m) => m.data),
-  };
+  const collected = collectAll<Message<T>>(subscription);
+  return Object.assign(collected, { data: () => collected.seen.map((m) => m.data) });
 }
 
 /** Asserts revisions never go backwards and (revision, index) pairs are strictly increasing. */
