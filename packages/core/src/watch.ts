@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { assertArgument, CoordError, ErrorCodes } from './errors.js';
-import { type HubWatcher, hubOf } from './internal/watch-hub.js';
+import type { HubWatcher } from './internal/hub-watcher.js';
+import { hubOf } from './internal/watch-hub.js';
 import { prefixRangeEnd } from './keys.js';
 import { readRange } from './read.js';
 import type { WatchBatch } from './watch-event.js';

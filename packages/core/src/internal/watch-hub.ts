@@ -1,49 +1,13 @@
-import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import { CoordError, ErrorCodes } from '../errors.js';
 import { toBigInt, toWire } from '../revision.js';
-import { toWatchEvent, type WatchBatch, type WatchEvent } from '../watch-event.js';
 import { backoffDelay } from './clock.js';
 import { toCoordError } from './etcd-errors.js';
+import { HubWatcher, type WatchSink, type WatchSpec } from './hub-watcher.js';
 import { confirmRollback, onRollback, raiseRevision } from './regression.js';
 import { endStream } from './streams.js';
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
-
-/** What one watcher asks etcd for. */
-export interface WatchSpec {
-  readonly key: Buffer;
-  readonly rangeEnd?: Buffer;
-  /** First revision wanted; 0n means "from now". */
-  readonly startRevision: bigint;
-  readonly prevKv: boolean;
-  /** Names the watch in errors. */
-  readonly what: string;
-}
-
-/** Where a hub delivers a watcher's output. Called synchronously, in order. */
-export interface WatchSink {
-  /** etcd confirmed the watcher; events after `revision` will be delivered. */
-  created(revision: bigint): void;
-  batch(batch: WatchBatch): void;
-  /** The watcher ended for good (compaction, permission, client closed). */
-  failed(error: CoordError): void;
-}
-
-/** A watcher registered with a hub; it outlives streams and reconnects. */
-export class HubWatcher {
-  /** The next revision the consumer has not seen: resume point after any reconnect. */
-  nextRevision: bigint;
-  watchId: string | undefined;
-  createdOnce = false;
-  closed = false;
-
-  constructor(
-    readonly spec: WatchSpec,
-    readonly sink: WatchSink,
-  ) {
-    this.nextRevision = spec.startRevision;
-  }
-}
 
 /**
  * Multiplexes every watcher of one client onto a single gRPC watch stream, and makes that stream
@@ -238,30 +202,7 @@ export class WatchHub {
         watcher.nextRevision = headerRevision + 1n;
       return;
     }
-    this.#deliver(watcher, events);
-  }
-
-  #deliver(watcher: HubWatcher, events: IEvent[]): void {
-    let current: WatchEvent[] = [];
-    let currentRevision = -1n;
-    const flush = () => {
-      if (current.length === 0) return;
-      raiseRevision(this.#client, currentRevision);
-      watcher.nextRevision = currentRevision + 1n;
-      watcher.sink.batch({ revision: currentRevision, events: current });
-      current = [];
-    };
-    for (const raw of events) {
-      const event = toWatchEvent(raw);
-      // Anything at or below what was delivered is a replay after a reconnect (F11): drop it.
-      if (event.revision < watcher.nextRevision) continue;
-      if (event.revision !== currentRevision) {
-        flush();
-        currentRevision = event.revision;
-      }
-      current.push(event);
-    }
-    flush();
+    watcher.deliver(events, (revision) => raiseRevision(this.#client, revision));
   }
 
   /** A proven rollback (F21): every watcher that followed the old history fails, or re-lists if it asked to. */
