@@ -20,7 +20,10 @@ export interface RetentionOptions {
   readonly maxMessages?: number;
   /** Delete messages older than this, by the publisher's clock, ms. Default: no age limit. */
   readonly maxAgeMs?: number;
-  /** Trim after every this many publish calls of this `Topic` object. Default: a tenth of `maxMessages`, between 1 and 100. */
+  /**
+   * Trim after every this many publish calls of this `Topic` object. Default: a tenth of
+   * `maxMessages`, between 1 and 1,000 (100 with no count limit).
+   */
   readonly trimEvery?: number;
 }
 
@@ -72,7 +75,11 @@ export class Topic<T = unknown> {
     assertArgument(maxAgeMs > 0, 'retention.maxAgeMs', 'a positive number of milliseconds');
     const trimEvery =
       options.retention?.trimEvery ??
-      (Number.isFinite(maxMessages) ? Math.min(100, Math.max(1, Math.ceil(maxMessages / 10))) : 100);
+      // Each check counts the topic's keys in etcd, which visits every message while holding etcd's
+      // index lock (writes wait meanwhile: measured, it doubled publish p99 at one check per 100
+      // publishes). A tenth of the limit keeps that under ~10 keys visited per publish, and the topic
+      // within 110 % of maxMessages per publisher.
+      (Number.isFinite(maxMessages) ? Math.min(1000, Math.max(1, Math.ceil(maxMessages / 10))) : 100);
     assertArgument(
       Number.isInteger(trimEvery) && trimEvery >= 1,
       'retention.trimEvery',
