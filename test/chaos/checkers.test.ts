@@ -246,6 +246,23 @@ describe('queue checker', () => {
     );
   });
 
+  it('accepts a job gone after its consumer was killed holding it (an unrecorded ack), and no other', () => {
+    const enqueue = op('p#1', 'enqueue', { value: 'j-1' });
+    const held = deq('c1#1', 'j-1', 1);
+    const kill = op('nemesis', 'fault-start', { value: { kind: 'kill-process', target: 'c1#1' } });
+    expect(checkQueue([enqueue, held, kill, truth([])]).anomalies).toEqual([]);
+    // Killed before it ever held the job, or another process killed: the job is lost.
+    const killedBefore = [enqueue, kill, deq('c1#1', 'j-1', 1), truth([])];
+    expect(checkQueue(killedBefore).anomalies.join('\n')).toMatch(/acknowledged job j-1 lost/);
+    const otherKilled = [
+      enqueue,
+      held,
+      op('nemesis', 'fault-start', { value: { kind: 'kill-process', target: 'c2#1' } }),
+      truth([]),
+    ];
+    expect(checkQueue(otherKilled).anomalies.join('\n')).toMatch(/acknowledged job j-1 lost/);
+  });
+
   it('fails on a job never enqueued, and on an acked job left in the queue', () => {
     const history = [deq('c1#1', 'j-9', 1), ack('c1#1', 'j-9'), truth(['j-9'])];
     const text = checkQueue(history).anomalies.join('\n');
