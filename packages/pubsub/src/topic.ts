@@ -1,14 +1,6 @@
-import {
-  assertArgument,
-  CoordError,
-  ErrorCodes,
-  type EtcdClient,
-  idempotentWrite,
-  ops,
-  toBigInt,
-  validateName,
-} from '@coordkit/core';
+import { assertArgument, type EtcdClient, validateName } from '@coordkit/core';
 import { TopicLayout } from './internal/layout.js';
+import { writeMessages } from './internal/publish-write.js';
 import { type RetentionLimits, trimMessages } from './internal/retention.js';
 import { encodeMessage } from './message.js';
 import type { SubscribeOptions } from './subscribe-options.js';
@@ -62,6 +54,8 @@ export class Topic<T = unknown> {
   readonly #trimEvery: number;
   #sinceTrim = 0;
   #trimming: Promise<number> | undefined;
+  /** The revision of this object's latest publish: a later publish lands after it (see `writeMessages`). */
+  #lastPublished = 0n;
 
   constructor(client: EtcdClient, name: string, options: TopicOptions = {}) {
     this.name = validateName(name, 'topic');
@@ -128,51 +122,16 @@ export class Topic<T = unknown> {
 
   async #publish(values: readonly Buffer[]): Promise<PublishResult> {
     const keys = this.#layout.messageKeys(values.length);
-    const first = keys[0]!;
     const what = `topic "${this.name}": publish`;
-    const revision =
-      values.length === 1
-        ? await this.#putOne(first, values[0]!, what)
-        : await this.#putBatch(keys, values, what);
+    const revision = await writeMessages(this.#client, this.#layout, {
+      keys,
+      values,
+      what,
+      sentAfter: this.#lastPublished,
+    });
+    if (revision > this.#lastPublished) this.#lastPublished = revision;
     this.#afterPublish();
     return { revision, keys };
-  }
-
-  /**
-   * One message: a plain put of a fresh key (etcd serves it faster than a transaction). A put re-sent
-   * after a lost reply rewrites the same key with the same value; subscribers and replays count a
-   * key's creation as the message, so it is still delivered once, and `prev_kv` then reports the
-   * first write, whose create revision is the message's place.
-   */
-  async #putOne(key: string, value: Buffer, what: string): Promise<bigint> {
-    const response = await idempotentWrite(
-      what,
-      () => this.#client.kv.put({ key: Buffer.from(key), value, prev_kv: true }),
-      undefined,
-      key,
-    );
-    return response.prev_kv ? toBigInt(response.prev_kv.create_revision) : toBigInt(response.header.revision);
-  }
-
-  /** A batch: one transaction guarded by the first key's absence, so a re-send cannot publish it twice. */
-  async #putBatch(keys: readonly string[], values: readonly Buffer[], what: string): Promise<bigint> {
-    const first = keys[0]!;
-    const response = await idempotentWrite(
-      what,
-      () =>
-        this.#client.kv.txn({
-          compare: [ops.createRevisionIs(first, 0n)],
-          success: keys.map((key, i) => ops.put(key, values[i]!)),
-          failure: [ops.get(first)],
-        }),
-      undefined,
-      first,
-    );
-    if (response.succeeded) return toBigInt(response.header.revision);
-    const revision = toBigInt(response.responses[0]?.response_range?.kvs[0]?.create_revision);
-    if (revision === 0n)
-      throw new CoordError(ErrorCodes.INTERNAL, `${what}: key ${first} vanished`, { key: first });
-    return revision;
   }
 
   #afterPublish(): void {

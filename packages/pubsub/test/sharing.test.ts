@@ -1,3 +1,4 @@
+import { CoordError, ErrorCodes } from '@coordkit/core';
 import { Topic } from '@coordkit/pubsub';
 import { faultProxy, sharedEndpoints, uniquePrefix, waitFor } from '@coordkit/testing';
 import type { Etcd3 } from 'etcd3';
@@ -10,14 +11,17 @@ interface Order {
 }
 
 /** Counts `kv.put` calls of a client that failed (e.g. their reply came after the deadline). */
-function countFailedPuts(client: Etcd3) {
+/** Counts the writes (a publish's put, its re-sends' txns) that failed, e.g. with a lost reply. */
+function countFailedWrites(client: Etcd3) {
   const counts = { failed: 0 };
+  const failed = (err: unknown) => {
+    counts.failed++;
+    throw err;
+  };
   const put = client.kv.put.bind(client.kv);
-  client.kv.put = (...args) =>
-    put(...args).catch((err: unknown) => {
-      counts.failed++;
-      throw err;
-    });
+  const txn = client.kv.txn.bind(client.kv);
+  client.kv.put = (...args) => put(...args).catch(failed);
+  client.kv.txn = (...args) => txn(...args).catch(failed);
   return counts;
 }
 
@@ -134,12 +138,12 @@ describe('subscriptions sharing one client', () => {
 });
 
 describe('publish when a reply is lost (F12)', () => {
-  it('re-sends the put, reports the first write, and the message is delivered once, live and replayed', async () => {
+  it('re-sends, reports the first write, and the message is delivered once, live and replayed', async () => {
     const name = `${uniquePrefix('pubsub-lost-reply')}topic`;
     await using proxy = await faultProxy(sharedEndpoints()[0]!);
     using publisherClient = testClient([proxy.endpoint], { requestTimeout: 200 });
     using subscriberClient = testClient();
-    const failed = countFailedPuts(publisherClient);
+    const failed = countFailedWrites(publisherClient);
     const publisher = new Topic<string>(publisherClient, name);
     await using live = new Topic<string>(subscriberClient, name).subscribe();
     await live.ready();
@@ -157,8 +161,9 @@ describe('publish when a reply is lost (F12)', () => {
     await waitFor(() => liveSeen.seen.length === 3, { message: 'the message and the marker' });
     expect(liveSeen.data()).toEqual(['warm-up', 'once', 'marker']);
     expect(liveSeen.seen[1]!.revision).toBe(published.revision);
+    // The re-sends found the key and wrote nothing.
     const stored = await subscriberClient.get(published.keys[0]!).exec();
-    expect(Number(stored.kvs[0]!.version)).toBeGreaterThanOrEqual(2);
+    expect(Number(stored.kvs[0]!.version)).toBe(1);
     expect(BigInt(stored.kvs[0]!.create_revision)).toBe(published.revision);
 
     await using replaying = new Topic<string>(subscriberClient, name).subscribe({ from: 'earliest' });
@@ -168,5 +173,46 @@ describe('publish when a reply is lost (F12)', () => {
       ['once', published.revision],
       ['marker', marker.revision],
     ]);
+  });
+
+  it('does not publish again a message that landed and was trimmed before the re-send', async () => {
+    const name = `${uniquePrefix('pubsub-lost-trimmed')}topic`;
+    const retention = { maxMessages: 1 };
+    await using proxy = await faultProxy(sharedEndpoints()[0]!);
+    using publisherClient = testClient([proxy.endpoint], { requestTimeout: 200 });
+    using otherClient = testClient();
+    const failed = countFailedWrites(publisherClient);
+    const publisher = new Topic<string>(publisherClient, name, { retention });
+    const other = new Topic<string>(otherClient, name, { retention });
+    await using live = new Topic<string>(otherClient, name).subscribe();
+    await live.ready();
+    const seen = collect(live);
+    await publisher.publish('warm-up');
+
+    proxy.delay(400);
+    const publishing = publisher.publish('once');
+    publishing.catch(() => undefined);
+    await waitFor(() => seen.data().includes('once') && failed.failed >= 1, {
+      timeout: 10_000,
+      message: "'once' to land with its reply lost",
+    });
+    // Another publisher's message pushes it out: it is trimmed while the first publisher re-sends.
+    await other.publish('other');
+    await other.trim();
+    const retained = await otherClient.getAll().prefix(`${name}/msg/`).strings();
+    expect(Object.values(retained)).toEqual(['"other"']);
+    const failedBefore = failed.failed;
+    await waitFor(() => failed.failed > failedBefore, {
+      timeout: 10_000,
+      message: 'a re-send after the trim',
+    });
+    proxy.heal();
+
+    await expect(publishing).rejects.toSatisfy((err) => CoordError.is(err, ErrorCodes.UNKNOWN_OUTCOME));
+    const marker = await publisher.publish('marker');
+    await waitFor(() => seen.data().includes('marker'), { message: 'the marker' });
+    // Delivered once; re-sent as a plain put it would have been created, and delivered, again.
+    expect(seen.data()).toEqual(['warm-up', 'once', 'other', 'marker']);
+    expect(marker.revision).toBeGreaterThan(0n);
   });
 });
