@@ -73,9 +73,6 @@ export interface UpdateResult {
   readonly resolvedLostReply: boolean;
 }
 
-/** The signal of a call that can neither be cancelled nor time out. */
-const NEVER_ABORTED = new AbortController().signal;
-
 /**
  * Read-modify-write of one key with optimistic concurrency: one transaction
  * `If(mod(key) == known).Then(put(key, fn(value, opId))).Else(get(key))`, so the uncontended update is
@@ -103,49 +100,44 @@ export async function update(
   if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) {
     throw new CoordError(ErrorCodes.INVALID_ARGUMENT, `invalid maxRetries for ${what}: an integer >= 0`);
   }
-  // A scope (an AbortController and a timer) only when there is a timeout: it is per-call overhead.
-  const scope = options.timeout === undefined ? undefined : waitScope(options, what);
-  try {
-    const signal = scope?.signal ?? options.signal ?? NEVER_ABORTED;
-    const budget = new RetryBudget(what, maxRetries, signal, key, options.contention);
-    const check: OpIdCheck | undefined = options.opIdOf && {
-      opIdOf: options.opIdOf,
-      absentAs: options.absentAs === undefined ? undefined : Buffer.from(options.absentAs),
-    };
-    const alsoRead = options.alsoRead ?? [];
-    let state = options.known ?? ABSENT_GUESS;
-    for (;;) {
-      await budget.beforeAttempt();
-      const opId = nextOpId();
-      const value = Buffer.from(fn(state.value, opId));
-      const outcome = await guardedPut({
-        client,
-        what,
-        key,
-        base: state,
+  using scope = waitScope(options, what);
+  const { signal } = scope;
+  const budget = new RetryBudget(what, maxRetries, signal, key, options.contention);
+  const check: OpIdCheck | undefined = options.opIdOf && {
+    opIdOf: options.opIdOf,
+    absentAs: options.absentAs === undefined ? undefined : Buffer.from(options.absentAs),
+  };
+  const alsoRead = options.alsoRead ?? [];
+  let state = options.known ?? ABSENT_GUESS;
+  for (;;) {
+    await budget.beforeAttempt();
+    const opId = nextOpId();
+    const value = Buffer.from(fn(state.value, opId));
+    const outcome = await guardedPut({
+      client,
+      what,
+      key,
+      base: state,
+      value,
+      opId,
+      successReads: alsoRead,
+      failureReads: alsoRead,
+      check,
+      signal,
+    });
+    if (outcome.applied) {
+      budget.succeeded();
+      return {
         value,
-        opId,
-        successReads: alsoRead,
-        failureReads: alsoRead,
-        check,
-        signal,
-      });
-      if (outcome.applied) {
-        budget.succeeded();
-        return {
-          value,
-          previous: state.value,
-          revision: outcome.revision,
-          state: outcome.current,
-          alsoRead: outcome.reads,
-          attempts: budget.attempts,
-          resolvedLostReply: outcome.lostReply,
-        };
-      }
-      state = outcome.current;
-      budget.refused(state.value?.toString());
+        previous: state.value,
+        revision: outcome.revision,
+        state: outcome.current,
+        alsoRead: outcome.reads,
+        attempts: budget.attempts,
+        resolvedLostReply: outcome.lostReply,
+      };
     }
-  } finally {
-    scope?.[Symbol.dispose]();
+    state = outcome.current;
+    budget.refused(state.value?.toString());
   }
 }

@@ -1,16 +1,20 @@
 import { idempotent, ops, toBigInt } from '@coordkit/core';
-import type { Etcd3, ICompare, IResponseOp } from 'etcd3';
+import type { Etcd3, ICompare, IKeyValue, IResponseOp } from 'etcd3';
 import type { KnownState } from '../update.js';
 
 /** What an instance that never read a key guesses: absent (a wrong guess costs one refused transaction, the same as a read). */
 export const ABSENT_GUESS: KnownState = { value: undefined, modRevision: 0n };
 
-/** The key's state from the response to `ops.get(key)` in a response at header revision `revision`. */
-export function stateFrom(response: IResponseOp | undefined, revision: bigint): KnownState {
-  const kv = response?.response_range?.kvs[0];
+/** The state of a key read at `revision`: `kv` as etcd returned it, or `undefined` for a missing key. */
+export function stateOf(kv: IKeyValue | undefined, revision: bigint): KnownState {
   return kv
     ? { value: kv.value, modRevision: toBigInt(kv.mod_revision), revision }
     : { value: undefined, modRevision: 0n, revision };
+}
+
+/** The key's state from the response to `ops.get(key)` in a response at header revision `revision`. */
+export function stateFrom(response: IResponseOp | undefined, revision: bigint): KnownState {
+  return stateOf(response?.response_range?.kvs[0], revision);
 }
 
 /** Reads the key's current state (linearizable), retrying transient failures. */
@@ -21,11 +25,7 @@ export async function readState(
   signal: AbortSignal | undefined,
 ): Promise<KnownState> {
   const response = await idempotent(what, () => client.kv.range({ key: Buffer.from(key) }), signal, key);
-  const kv = response.kvs[0];
-  const revision = toBigInt(response.header.revision);
-  return kv
-    ? { value: kv.value, modRevision: toBigInt(kv.mod_revision), revision }
-    : { value: undefined, modRevision: 0n, revision };
+  return stateOf(response.kvs[0], toBigInt(response.header.revision));
 }
 
 /**

@@ -1,17 +1,15 @@
 import { randomInt } from 'node:crypto';
-import { ops, readPrefix, toBigInt, waitScope } from '@coordkit/core';
+import { ops, readPrefix, waitScope } from '@coordkit/core';
 import type { Etcd3, IRequestOp, IResponseOp } from 'etcd3';
 import { RetryBudget } from '../contention-backoff.js';
 import { COUNT_CHECK, decodeCount, encodeCount } from '../counter-value.js';
 import type { KnownState } from '../update.js';
 import { guardedPut } from './guarded-put.js';
-import { ABSENT_GUESS } from './known-state.js';
+import { ABSENT_GUESS, stateOf } from './known-state.js';
 import { nextOpId } from './op-id.js';
 
 const SHARD_INDEX = /^[0-9]+$/;
 const NO_READS: readonly IRequestOp[] = [];
-/** The signal of a call that can neither be cancelled nor time out. */
-const NEVER_ABORTED = new AbortController().signal;
 
 /** Limits of one sharded add. */
 export interface ShardedAddOptions {
@@ -65,39 +63,35 @@ export class ShardSet {
    * after `timeout`); a lost reply is resolved through the op id, as for any update.
    */
   async add(delta: bigint, options: ShardedAddOptions): Promise<bigint> {
-    const scope = options.timeout === undefined ? undefined : waitScope(options, this.#what);
-    try {
-      const signal = scope?.signal ?? options.signal ?? NEVER_ABORTED;
-      const budget = new RetryBudget(this.#what, options.maxRetries, signal, this.#prefix);
-      for (;;) {
-        await budget.beforeAttempt();
-        const key = `${this.#prefix}${this.#shard}`;
-        const base = this.#known.get(key) ?? ABSENT_GUESS;
-        const opId = nextOpId();
-        const value = Buffer.from(encodeCount(decodeCount(base.value, key) + delta, opId));
-        const outcome = await guardedPut({
-          client: this.#client,
-          what: this.#what,
-          key,
-          base,
-          value,
-          opId,
-          successReads: NO_READS,
-          failureReads: this.#allShards,
-          check: COUNT_CHECK,
-          signal,
-        });
-        this.#known.set(key, outcome.current);
-        if (outcome.applied) {
-          budget.succeeded();
-          return decodeCount(value, key);
-        }
-        this.#learn(outcome.reads[0], outcome.revision);
-        this.#shard = this.#idleShard();
-        budget.refused(outcome.current.value?.toString());
+    using scope = waitScope(options, this.#what);
+    const { signal } = scope;
+    const budget = new RetryBudget(this.#what, options.maxRetries, signal, this.#prefix);
+    for (;;) {
+      await budget.beforeAttempt();
+      const key = `${this.#prefix}${this.#shard}`;
+      const base = this.#known.get(key) ?? ABSENT_GUESS;
+      const opId = nextOpId();
+      const value = Buffer.from(encodeCount(decodeCount(base.value, key) + delta, opId));
+      const outcome = await guardedPut({
+        client: this.#client,
+        what: this.#what,
+        key,
+        base,
+        value,
+        opId,
+        successReads: NO_READS,
+        failureReads: this.#allShards,
+        check: COUNT_CHECK,
+        signal,
+      });
+      this.#known.set(key, outcome.current);
+      if (outcome.applied) {
+        budget.succeeded();
+        return decodeCount(value, key);
       }
-    } finally {
-      scope?.[Symbol.dispose]();
+      this.#learn(outcome.reads[0], outcome.revision);
+      this.#shard = this.#idleShard();
+      budget.refused(outcome.current.value?.toString());
     }
   }
 
@@ -107,11 +101,11 @@ export class ShardSet {
     for (const kv of response?.response_range?.kvs ?? []) {
       const key = kv.key.toString();
       seen.add(key);
-      this.#known.set(key, { value: kv.value, modRevision: toBigInt(kv.mod_revision), revision });
+      this.#known.set(key, stateOf(kv, revision));
     }
     for (let i = 0; i < this.#shards; i++) {
       const key = `${this.#prefix}${i}`;
-      if (!seen.has(key)) this.#known.set(key, { value: undefined, modRevision: 0n, revision });
+      if (!seen.has(key)) this.#known.set(key, stateOf(undefined, revision));
     }
   }
 
