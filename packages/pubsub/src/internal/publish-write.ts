@@ -1,6 +1,9 @@
 import { CoordError, ErrorCodes, type EtcdClient, idempotentWrite, ops, toBigInt } from '@coordkit/core';
 import type { TopicLayout } from './layout.js';
 
+/** A compare of a transaction (etcd3's, through core). */
+type Compare = ReturnType<typeof ops.modRevisionBelow>;
+
 /** One publish: its fresh keys (one per message, in order) and their encoded values. */
 export interface PublishWrite {
   readonly keys: readonly string[];
@@ -59,27 +62,29 @@ async function firstAttempt(client: EtcdClient, write: PublishWrite): Promise<bi
     const response = await client.kv.put({ key: Buffer.from(first), value: write.values[0]!, prev_kv: true });
     return response.prev_kv ? toBigInt(response.prev_kv.create_revision) : toBigInt(response.header.revision);
   }
-  const response = await client.kv.txn({
-    compare: [ops.createRevisionIs(first, 0n)],
-    success: write.keys.map((key, i) => ops.put(key, write.values[i]!)),
-    failure: [ops.get(first)],
-  });
-  if (response.succeeded) return toBigInt(response.header.revision);
-  const revision = toBigInt(response.responses[0]?.response_range?.kvs[0]?.create_revision);
-  if (revision === 0n)
+  const revision = await createIfAbsent(client, write, []);
+  if (revision === undefined)
     throw new CoordError(ErrorCodes.INTERNAL, `${write.what}: key ${first} vanished`, { key: first });
   return revision;
 }
 
 /** A re-send: the revision of the messages, or `undefined` when they may have been trimmed. */
-async function resend(
+function resend(client: EtcdClient, layout: TopicLayout, write: PublishWrite): Promise<bigint | undefined> {
+  return createIfAbsent(client, write, [ops.modRevisionBelow(layout.trimmedKey, write.sentAfter + 1n)]);
+}
+
+/**
+ * One transaction that creates every key if the first is absent and `also` holds: the revision it
+ * committed at, else the first key's create revision, else `undefined` (absent, and `also` failed).
+ */
+async function createIfAbsent(
   client: EtcdClient,
-  layout: TopicLayout,
   write: PublishWrite,
+  also: readonly Compare[],
 ): Promise<bigint | undefined> {
   const first = write.keys[0]!;
   const response = await client.kv.txn({
-    compare: [ops.createRevisionIs(first, 0n), ops.modRevisionBelow(layout.trimmedKey, write.sentAfter + 1n)],
+    compare: [ops.createRevisionIs(first, 0n), ...also],
     success: write.keys.map((key, i) => ops.put(key, write.values[i]!)),
     failure: [ops.get(first)],
   });
