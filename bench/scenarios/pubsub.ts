@@ -80,7 +80,7 @@ const RAW_PUT_TO_EVENT = 'baseline: etcd3 put-to-event';
 export const pubsubLatency: Scenario = {
   name: 'pubsub-latency',
   description:
-    "Publish-to-receive latency: one publisher client, one subscriber client (from latest), 2,000 sequential publishes per variant, time from the publish call to the subscriber's next() resolving with that message (decoded). Baseline: raw etcd3 put-to-event (one key overwritten, etcd3 watcher on its own client). Floors, both seen by a raw etcd3 prefix watcher: the put of a fresh key with prev_kv (what Topic.publish sends since issue #9) and the create-if-absent txn it sent before. All four interleaved in 20 alternating chunks of 100 after 50 untimed ops each (2,000 samples, so p99 is the 20th worst).",
+    "Publish-to-receive latency: one publisher client, one subscriber client (from latest), 2,000 sequential publishes per variant, time from the publish call to the subscriber's next() resolving with that message (decoded). Baseline: raw etcd3 put-to-event (one key overwritten, etcd3 watcher on its own client). Floors, both seen by a raw etcd3 prefix watcher: the put of a fresh key with prev_kv (what Topic.publish sends since issue #9) and the create-if-absent txn it sent before. Also the Topic with its retention check (a count of the topic's keys) every 100 publishes, the default before it became a tenth of maxMessages. All five interleaved in 20 alternating chunks of 100 after 50 untimed ops each (2,000 samples, so p99 is the 20th worst).",
   async run(ctx) {
     const publisherClient = createClient({ endpoints: [...ctx.endpoints] });
     const subscriberClient = createClient({ endpoints: [...ctx.endpoints] });
@@ -89,8 +89,14 @@ export const pubsubLatency: Scenario = {
     try {
       const publisher = new Topic<number>(publisherClient, '/bench/ps/lat');
       const subscription = new Topic<number>(subscriberClient, '/bench/ps/lat').subscribe();
-      await subscription.ready();
+      // The retention check's cost: the same, counting the topic every 100 publishes (the old default).
+      const checkedOften = new Topic<number>(publisherClient, '/bench/ps/lat-trim100', {
+        retention: { trimEvery: 100 },
+      });
+      const oftenSubscription = new Topic<number>(subscriberClient, '/bench/ps/lat-trim100').subscribe();
+      await Promise.all([subscription.ready(), oftenSubscription.ready()]);
       const messages = subscription[Symbol.asyncIterator]();
+      const oftenMessages = oftenSubscription[Symbol.asyncIterator]();
       const putToEvent = await rawEventWaiter(watcher, '/bench/ps/lat-raw');
       const putFloor = await rawEventWaiter(watcher, '/bench/ps/lat-put/');
       const txnFloor = await rawEventWaiter(watcher, '/bench/ps/lat-txn/');
@@ -102,6 +108,15 @@ export const pubsubLatency: Scenario = {
             async op(i) {
               await publisher.publish(i);
               const received = await messages.next();
+              if (received.done || received.value.data !== i)
+                throw new Error(`pubsub-latency: expected ${i}, got ${received.value?.data}`);
+            },
+          },
+          {
+            name: 'coordkit Topic, retention checked every 100 publishes',
+            async op(i) {
+              await checkedOften.publish(i);
+              const received = await oftenMessages.next();
               if (received.done || received.value.data !== i)
                 throw new Error(`pubsub-latency: expected ${i}, got ${received.value?.data}`);
             },
@@ -141,6 +156,7 @@ export const pubsubLatency: Scenario = {
         { ops: 2000, rounds: 20 },
       );
       await subscription.close();
+      await oftenSubscription.close();
       await Promise.all([putToEvent, putFloor, txnFloor].map((w) => w.watcher.cancel()));
       const baseline = results.find((r) => r.variant === RAW_PUT_TO_EVENT)!;
       return results.map((r) => (r === baseline ? r : withRatioToRaw(r, baseline)));
