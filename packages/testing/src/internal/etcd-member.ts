@@ -82,7 +82,10 @@ export class EtcdMember {
       throw new Error(`etcd member ${this.spec.name} is not running (killed or stopped)`);
     }
     this.#child.kill(signal);
-    if (signal === 'SIGSTOP') this.#paused = true;
+    if (signal === 'SIGSTOP') {
+      waitUntilStopped(this.#child.pid);
+      this.#paused = true;
+    }
     if (signal === 'SIGCONT') this.#paused = false;
   }
 
@@ -118,5 +121,28 @@ export class EtcdMember {
     } catch {
       return '(no log)';
     }
+  }
+}
+
+/**
+ * kill(2) returns before the signal has stopped every thread: on a busy machine a member can still
+ * answer a request sent right after `pause()`. Waits (at most 1 s) until Linux reports the process
+ * stopped (state `T` in /proc/<pid>/stat); elsewhere, or without /proc, returns at once.
+ */
+function waitUntilStopped(pid: number | undefined): void {
+  if (pid === undefined) return;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const giveUpAt = performance.now() + 1000;
+  while (performance.now() < giveUpAt) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
+    // The state follows the command name, which is in parentheses and may itself contain spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'T' || state === 't') return;
+    Atomics.wait(pause, 0, 0, 1);
   }
 }
